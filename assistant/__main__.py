@@ -1,0 +1,9 @@
+"""``python -m assistant``: privacy lockdown first, then the command line."""
+
+from assistant.privacy import lockdown
+
+lockdown()
+
+from assistant.cli import main  # noqa: E402
+
+raise SystemExit(main())

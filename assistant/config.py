@@ -1,0 +1,112 @@
+"""Settings and paths. Plain Python: no gradio, no torch.
+
+All user data lives under one directory: ``ASSISTANT_HOME`` when set, else the
+platform's user data directory (platformdirs).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "PracticeAssistant"
+LOOPBACK_HOST = "127.0.0.1"
+CPU_PRECISIONS = ("auto", "4bit", "bf16", "fp32")
+
+log = logging.getLogger(__name__)
+
+
+def data_dir() -> Path:
+    """The one directory that holds settings, models, logs and temporary files."""
+    home = os.environ.get("ASSISTANT_HOME")
+    if home:
+        return Path(home).expanduser().resolve()
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+@dataclass(frozen=True)
+class Paths:
+    root: Path
+
+    @property
+    def models(self) -> Path:
+        return self.root / "models"
+
+    @property
+    def demo_model(self) -> Path:
+        return self.models / "demo-smollm2-135m-instruct"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def tmp(self) -> Path:
+        return self.root / "tmp"
+
+    @property
+    def presets(self) -> Path:
+        return self.root / "presets"
+
+    @property
+    def settings_file(self) -> Path:
+        return self.root / "settings.json"
+
+    def create(self) -> None:
+        for folder in (self.root, self.models, self.logs, self.tmp, self.presets):
+            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                folder.chmod(0o700)
+            except OSError:  # pragma: no cover - e.g. a filesystem without modes
+                pass
+
+
+@dataclass
+class Settings:
+    """What a practice may change. Nothing security-relevant is settable here."""
+
+    model_path: str | None = None  # None: the built-in demo model
+    cpu_precision: str = "auto"
+    port: int = 0  # 0: pick a free port
+
+    @classmethod
+    def load(cls, paths: Paths) -> Settings:
+        """Read settings.json; a broken file is reported and defaults are used."""
+        try:
+            raw = json.loads(paths.settings_file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return cls()
+        except (OSError, ValueError) as exc:
+            log.warning("settings file unreadable (%s); using defaults", type(exc).__name__)
+            return cls()
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(raw) - known) if isinstance(raw, dict) else ["<not an object>"]
+        if unknown:
+            log.warning("settings file has unknown keys %s; they are ignored", unknown)
+        settings = cls(**{k: v for k, v in raw.items() if k in known}) if isinstance(raw, dict) else cls()
+        if settings.cpu_precision not in CPU_PRECISIONS:
+            log.warning("settings: cpu_precision %r is not one of %s", settings.cpu_precision, CPU_PRECISIONS)
+            settings.cpu_precision = "auto"
+        return settings
+
+    def save(self, paths: Paths) -> None:
+        tmp = paths.settings_file.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
+        tmp.replace(paths.settings_file)
+
+
+@dataclass
+class Config:
+    paths: Paths
+    settings: Settings = field(default_factory=Settings)
+
+    @classmethod
+    def load(cls) -> Config:
+        paths = Paths(data_dir())
+        paths.create()
+        return cls(paths=paths, settings=Settings.load(paths))

@@ -1,0 +1,40 @@
+"""Chat: a system preset plus the conversation so far.
+
+Nothing is dropped silently: a conversation too long for the model is refused
+by the engine with a message that says to press Clear.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from assistant.backends import Message
+from assistant.documents import clean_text
+from assistant.presets import Preset
+
+
+def chat_messages(preset: Preset, history: Iterable[Mapping[str, Any]], message: str) -> list[Message]:
+    """History is a list of {"role", "content"} dicts (Gradio's messages format)."""
+    text = clean_text(message, "message")
+    turns: list[Message] = []
+    for item in history or []:
+        role = item.get("role")
+        content = _text_of(item.get("content"))
+        if role not in ("user", "assistant") or not content.strip():
+            continue  # files, tool calls and notices are not part of the conversation
+        turns.append(Message(role, clean_text(content, "earlier message", required=False)))
+    return [Message("system", preset.system_prompt), *turns, Message("user", text)]
+
+
+def _text_of(content: Any) -> str:
+    """Gradio sends content as a string or as a list of {"type": "text", "text": ...} parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, Mapping):
+        content = [content]
+    if isinstance(content, list):
+        return "\n".join(
+            str(part.get("text", "")) for part in content if isinstance(part, Mapping) and part.get("type") == "text"
+        )
+    return ""

@@ -1,0 +1,62 @@
+"""Domain exceptions. The core raises these; the edges (CLI, UI) turn them into
+plain-language messages. Every message says what happened and what to do next.
+
+    AssistantError                 base; ``message`` is safe to show to a user
+    ├── InputError                 what the user typed cannot be used as it is
+    │   └── InputTooLong           longer than a field allows or the model can read
+    ├── PresetError                a preset file is broken (names the file and field)
+    ├── ModelError                 anything about the language model
+    │   ├── ModelNotFound          no model folder where one was expected
+    │   ├── ModelLoadError         a model folder exists but cannot be loaded
+    │   ├── ModelBusy              the model is still loading
+    │   └── GenerationError        the model failed while writing
+    └── NetworkRefused             a request for a non-loopback address or a connection out
+
+No message ever contains clinical text: messages may be logged.
+"""
+
+from __future__ import annotations
+
+
+class AssistantError(Exception):
+    """Base class. ``str(err)`` is a complete, user-facing sentence or two."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InputError(AssistantError):
+    """Raised when user input is empty, not text, or otherwise unusable."""
+
+
+class InputTooLong(InputError):
+    """Raised when input exceeds a field's limit or the model's reading window."""
+
+
+class PresetError(AssistantError):
+    """Raised when a preset file fails validation; the message names file and field."""
+
+
+class ModelError(AssistantError):
+    """Raised for problems with the language model."""
+
+
+class ModelNotFound(ModelError):
+    """Raised when the configured model folder does not exist or is empty."""
+
+
+class ModelLoadError(ModelError):
+    """Raised when a model folder exists but cannot be loaded safely."""
+
+
+class ModelBusy(ModelError):
+    """Raised when a request arrives before the model has finished loading."""
+
+
+class GenerationError(ModelError):
+    """Raised when the model fails in the middle of writing a draft."""
+
+
+class NetworkRefused(AssistantError):
+    """Raised when asked to listen beyond loopback or to connect outside the computer."""

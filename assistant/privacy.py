@@ -1,0 +1,130 @@
+"""Privacy lockdown. Must run before gradio, transformers or huggingface_hub is imported.
+
+* ``lockdown()`` sets the offline and no-telemetry environment, points Gradio's
+  temporary files into the app's own folder and installs the egress guard.
+* The egress guard is a Python audit hook on ``socket.connect`` (and name
+  lookups): any attempt to reach an address that is not on this computer is
+  refused and counted. It knows nothing about the UI; the UI reads the count.
+* ``require_loopback(host)`` refuses to listen anywhere but 127.0.0.1 / ::1.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import socket
+import sys
+import threading
+from pathlib import Path
+
+from assistant.errors import NetworkRefused
+
+log = logging.getLogger(__name__)
+
+OFFLINE_ENV = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "HF_HUB_DISABLE_IMPLICIT_TOKEN": "1",
+    "HF_HUB_DISABLE_UPDATE_CHECK": "1",
+    "DO_NOT_TRACK": "1",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "GRADIO_SHARE": "False",
+    "GRADIO_SERVER_NAME": "127.0.0.1",
+    "GRADIO_SSR_MODE": "False",
+    "BITSANDBYTES_NOWELCOME": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+    "NO_PROXY": "127.0.0.1,localhost,::1",
+    "no_proxy": "127.0.0.1,localhost,::1",
+}
+
+_LOCAL_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback", ""}
+
+_lock = threading.Lock()
+_blocked: list[str] = []
+_guard_installed = False
+
+
+def is_loopback(host: str | None) -> bool:
+    """True for 127.0.0.0/8, ::1 and the usual names for this computer."""
+    if host is None:
+        return True
+    name = str(host).strip().strip("[]").lower()
+    if name in _LOCAL_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(name.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def require_loopback(host: str) -> str:
+    """Return the loopback address to bind for ``host``, or refuse with a clear reason."""
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
+        return "127.0.0.1"
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        address = None
+    if address is None or not address.is_loopback:
+        raise NetworkRefused(
+            f"The assistant only runs on this computer, so it cannot listen on {host!r}. "
+            "It always uses 127.0.0.1; remove that setting to continue."
+        )
+    return str(address)
+
+
+def _audit(event: str, args: tuple) -> None:
+    if event == "socket.connect":
+        sock, address = args[0], args[1]
+        family = getattr(sock, "family", None)
+        if family not in (socket.AF_INET, socket.AF_INET6):
+            return  # Unix sockets and the like never leave the computer
+        host = address[0] if isinstance(address, tuple) and address else address
+        if not is_loopback(host):
+            _refuse(f"connect:{host}")
+    elif event == "socket.getaddrinfo":
+        host = args[0]
+        if isinstance(host, bytes):
+            host = host.decode("ascii", "replace")
+        if not is_loopback(host):
+            _refuse(f"lookup:{host}")
+
+
+def _refuse(what: str) -> None:
+    with _lock:
+        _blocked.append(what)
+    log.warning("blocked an outbound network attempt (%s)", what)
+    raise NetworkRefused(
+        "A connection outside this computer was blocked; the assistant works offline only."
+    )
+
+
+def install_egress_guard() -> None:
+    """Install the audit hook once per process. Audit hooks cannot be removed."""
+    global _guard_installed
+    with _lock:
+        if _guard_installed:
+            return
+        _guard_installed = True
+    sys.addaudithook(_audit)
+
+
+def blocked_attempts() -> list[str]:
+    """The destinations refused so far in this process (host names, never content)."""
+    with _lock:
+        return list(_blocked)
+
+
+def lockdown(tmp_dir: Path | None = None) -> None:
+    """Set the offline environment and install the egress guard. Idempotent."""
+    for key, value in OFFLINE_ENV.items():
+        os.environ[key] = value
+    if tmp_dir is not None:
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        os.environ["GRADIO_TEMP_DIR"] = str(tmp_dir / "gradio")
+        os.environ["HF_HOME"] = str(tmp_dir / "hf-home")
+    install_egress_guard()

@@ -1,0 +1,59 @@
+"""Build the app's services once, in ``main()``: config, presets, model, engine.
+
+Nothing here runs at import time. The real backend is imported lazily so the
+core stays importable (and testable) without torch.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from assistant import demo_model
+from assistant.backends import Backend
+from assistant.config import Config
+from assistant.generation import Engine
+from assistant.presets import PresetLibrary, load_presets, shipped_dir
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    config: Config
+    presets: PresetLibrary
+    engine: Engine
+    notices: list[str] = field(default_factory=list)
+
+    @property
+    def model(self):  # noqa: ANN201 - ModelInfo, kept loose for the fake
+        return self.engine.backend.info
+
+
+def load_backend(config: Config, model_path: str | None, progress: Callable[[str], None] = print) -> Backend:
+    """Load the model the practice chose, or the built-in demo model."""
+    from assistant.backends import hf  # the only torch importer, imported on demand
+
+    precision = config.settings.cpu_precision
+    path = model_path or config.settings.model_path
+    if path:
+        progress(f"Loading the model from {path} ...")
+        return hf.TransformersBackend.load(Path(path).expanduser(), cpu_precision=precision)
+    folder = config.paths.demo_model
+    if not demo_model.is_converted(folder):
+        progress("Preparing the built-in demo model (first start only, about half a minute) ...")
+        hf.convert_gguf(demo_model.find_demo_gguf(), folder)
+    progress("Loading the demo model ...")
+    return hf.TransformersBackend.load(folder, cpu_precision=precision, is_demo=True)
+
+
+def build_services(config: Config, backend: Backend) -> Services:
+    presets = load_presets([shipped_dir(), config.paths.presets])
+    notices = []
+    if backend.info.is_demo:
+        notices.append(demo_model.DEMO_NOTICE)
+    for warning in presets.warnings:
+        notices.append(f"A preset file was skipped: {warning}")
+    return Services(config=config, presets=presets, engine=Engine(backend), notices=notices)

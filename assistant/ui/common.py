@@ -1,0 +1,86 @@
+"""Shared adapter pieces: turning core errors into messages, streaming into text."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import secrets
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import gradio as gr
+
+from assistant.backends import GenerationSettings
+from assistant.errors import AssistantError
+from assistant.presets import Preset
+
+log = logging.getLogger(__name__)
+
+MODEL_QUEUE = "model"  # one shared queue for every event that uses the model
+
+
+def settings_of(preset: Preset) -> GenerationSettings:
+    g = preset.generation
+    return GenerationSettings(
+        max_new_tokens=g.max_new_tokens, temperature=g.temperature, top_p=g.top_p,
+        repetition_penalty=g.repetition_penalty,
+    )
+
+
+def to_user_error(exc: BaseException) -> gr.Error:
+    """A domain error becomes its own message; anything else a reference id, no traceback."""
+    if isinstance(exc, AssistantError):
+        return gr.Error(exc.message, title="Could not finish", print_exception=False)
+    ref = secrets.token_hex(3).upper()
+    log.error("unexpected error ref=%s type=%s", ref, type(exc).__name__, exc_info=exc)
+    return gr.Error(
+        f"Something went wrong on our side (reference {ref}). Your text is still here; "
+        "please try again. If it keeps happening, tell your vendor the reference.",
+        title="Unexpected problem",
+        print_exception=False,
+    )
+
+
+def guarded(fn: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
+    """Wrap a streaming handler so every failure reaches the user as plain words."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        try:
+            yield from fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except Exception as exc:  # the edge: nothing unexpected escapes as a traceback
+            raise to_user_error(exc) from None
+
+    return wrapper
+
+
+def accumulate(pieces: Iterator[str]) -> Iterator[str]:
+    """Running text from a stream of pieces; closing this closes (and stops) the stream."""
+    text = ""
+    try:
+        for piece in pieces:
+            text += piece
+            yield text
+    finally:
+        close = getattr(pieces, "close", None)
+        if close:
+            close()
+
+
+def preset_choices(presets: list[Preset]) -> list[tuple[str, str]]:
+    return [(p.title, p.id) for p in presets]
+
+
+def session_of(request: gr.Request | None) -> str:
+    return (request.session_hash if request is not None else None) or ""
+
+
+def stopper(services: Any) -> Callable[[gr.Request], None]:
+    """A Stop handler: stops this person's generation in the model, not just the display."""
+
+    def stop(request: gr.Request) -> None:
+        services.engine.stop(session_of(request))
+
+    return stop

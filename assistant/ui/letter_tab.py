@@ -1,0 +1,80 @@
+"""Prior-auth letter tab: a request form in, a streamed letter to the payer out."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from assistant.documents.letters import LETTER_FIELDS, LetterRequest, letter_messages
+from assistant.services import Services
+from assistant.ui.common import (
+    MODEL_QUEUE, accumulate, guarded, preset_choices, session_of, settings_of, stopper,
+)
+
+PLACEHOLDERS = {
+    "date_of_birth": "MM/DD/YYYY",
+    "cpt_codes": "e.g. 97110, 97530",
+    "icd10_codes": "e.g. M54.50",
+    "visits": "e.g. 12 visits, 2x/week from 01/05 to 03/01",
+}
+
+
+def build(services: Services) -> None:
+    presets = services.presets.of_kind("prior_auth")
+    first = presets[0] if presets else None
+    boxes: dict[str, gr.Textbox] = {}
+    with gr.Row():
+        with gr.Column(scale=1):
+            preset = gr.Dropdown(
+                preset_choices(presets), value=first.id if first else None, label="Letter type",
+                info=first.description if first else None, elem_id="letter-preset",
+            )
+            for name, (label, required, _limit) in LETTER_FIELDS.items():
+                if name == "justification":
+                    continue
+                boxes[name] = gr.Textbox(
+                    label=label + ("" if required else " (optional)"),
+                    placeholder=PLACEHOLDERS.get(name, ""), max_lines=2, elem_id=f"letter-{name}",
+                )
+            label = LETTER_FIELDS["justification"][0]
+            boxes["justification"] = gr.Textbox(
+                label=label, lines=6, max_lines=20, elem_id="letter-justification",
+                placeholder="Why the service is medically necessary: current function, goals, progress so far.",
+            )
+            with gr.Row():
+                example = gr.Button("Try an example", variant="secondary", elem_id="letter-example")
+                draft = gr.Button("Write the letter", variant="primary", elem_id="letter-draft")
+                stop = gr.Button("Stop", variant="stop", elem_id="letter-stop")
+        with gr.Column(scale=1):
+            output = gr.Textbox(
+                label="Draft letter (you can edit it here)", lines=30, max_lines=80, interactive=True,
+                buttons=["copy"], elem_id="letter-output",
+            )
+    names = list(LETTER_FIELDS)
+
+    @guarded
+    def draft_letter(*values: str, request: gr.Request):
+        *fields, preset_id = values
+        chosen = services.presets.get(preset_id, "prior_auth")
+        letter = LetterRequest(**dict(zip(names, fields, strict=True)), preset_id=preset_id)
+        stream = services.engine.stream(
+            letter_messages(chosen, letter), settings_of(chosen), session_of(request), kind="prior_auth"
+        )
+        yield from accumulate(stream)
+
+    def try_example(preset_id: str):
+        chosen = services.presets.presets.get(preset_id)
+        sample = chosen.example if chosen else {}
+        return [sample.get(name, "") for name in names]
+
+    def describe(preset_id: str):
+        chosen = services.presets.presets.get(preset_id)
+        return gr.update(info=chosen.description if chosen else None)
+
+    inputs = [boxes[name] for name in names]
+    event = draft.click(
+        draft_letter, [*inputs, preset], output,
+        api_name="draft_letter", concurrency_limit=1, concurrency_id=MODEL_QUEUE,
+    )
+    stop.click(stopper(services), None, None, cancels=[event], queue=False, api_visibility="private")
+    example.click(try_example, preset, inputs, queue=False, api_visibility="private")
+    preset.change(describe, preset, preset, queue=False, api_visibility="private")

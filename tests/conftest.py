@@ -1,0 +1,50 @@
+"""Shared fixtures. Every test gets its own data directory; the privacy
+lockdown (offline env + egress guard) is on for the whole test session, so a
+test that tries to reach the internet fails."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from assistant.privacy import lockdown
+
+lockdown()
+
+CACHE = Path(__file__).resolve().parent / ".cache"
+
+
+@pytest.fixture(autouse=True)
+def assistant_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "home"
+    monkeypatch.setenv("ASSISTANT_HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def demo_model_dir() -> Path:
+    """The real demo model, converted from its GGUF once and kept between runs."""
+    from assistant import demo_model
+    from assistant.backends import hf
+
+    folder = CACHE / "demo-smollm2-135m-instruct"
+    if not demo_model.is_converted(folder):
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        hf.convert_gguf(demo_model.find_demo_gguf(), folder)
+    return folder
+
+
+@pytest.fixture
+def seeded_home(assistant_home: Path, demo_model_dir: Path) -> Path:
+    """A data directory that already holds the converted demo model."""
+    target = assistant_home / "models" / demo_model_dir.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(demo_model_dir, target)
+    return assistant_home
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"ASSISTANT offline env: HF_HUB_OFFLINE={os.environ.get('HF_HUB_OFFLINE')}"
