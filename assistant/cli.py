@@ -16,7 +16,7 @@ from pathlib import Path
 
 from assistant import __version__
 from assistant.config import Config
-from assistant.errors import AssistantError, PresetError
+from assistant.errors import AssistantError, PresetError, where_failed
 from assistant.privacy import lockdown
 
 log = logging.getLogger("assistant")
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         say("The assistant has stopped.")
         return 0
     except OSError as exc:
-        log.exception("system error")
+        log.error("system error: %s", where_failed(exc))
         say(f"Problem: the computer refused an operation ({exc.strerror or type(exc).__name__}). "
             "Check that the disk is not full and that you may write to the data folder, then try again.")
         return 2

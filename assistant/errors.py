@@ -17,6 +17,9 @@ No message ever contains clinical text: messages may be logged.
 
 from __future__ import annotations
 
+import traceback
+from pathlib import Path
+
 
 class AssistantError(Exception):
     """Base class. ``str(err)`` is a complete, user-facing sentence or two."""
@@ -60,3 +63,14 @@ class GenerationError(ModelError):
 
 class NetworkRefused(AssistantError):
     """Raised when asked to listen beyond loopback or to connect outside the computer."""
+
+
+def where_failed(exc: BaseException, depth: int = 5) -> str:
+    """Type and location of an exception for the log, without its message.
+
+    Exception messages can quote what the user typed, so logs get only
+    ``KeyError at file.py:12 func <- ...``.
+    """
+    frames = traceback.extract_tb(exc.__traceback__)[-depth:]
+    where = " <- ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(frames))
+    return f"{type(exc).__name__} at {where or '?'}"

@@ -26,7 +26,7 @@ class FakeBackend:
         )
     )
     calls: list[list[Message]] = field(default_factory=list)
-    stopped: list[bool] = field(default_factory=list)
+    stopped: list[bool] = field(default_factory=list)  # per call: ended early?
 
     def count_tokens(self, messages: list[Message]) -> int:
         return sum(len(m.content.split()) + 4 for m in messages)
@@ -37,13 +37,16 @@ class FakeBackend:
         self.calls.append(list(messages))
         text = self.reply(messages) if callable(self.reply) else self.reply
         words = text.split(" ")
-        for index, word in enumerate(words[: settings.max_new_tokens]):
-            if stop.is_set():
-                self.stopped.append(True)
-                return
-            if self.fail_after is not None and index >= self.fail_after:
-                raise GenerationError("The model stopped with an error. Try again.")
-            if self.delay:
-                stop.wait(self.delay)
-            yield word if index == 0 else " " + word
-        self.stopped.append(False)
+        finished = False
+        try:
+            for index, word in enumerate(words[: settings.max_new_tokens]):
+                if stop.is_set():
+                    return
+                if self.fail_after is not None and index >= self.fail_after:
+                    raise GenerationError("The model stopped with an error. Try again.")
+                if self.delay:
+                    stop.wait(self.delay)
+                yield word if index == 0 else " " + word
+            finished = True
+        finally:
+            self.stopped.append(not finished)  # True: stopped or abandoned before the end

@@ -36,7 +36,7 @@ from transformers import (
 )
 
 from assistant.backends import GenerationSettings, Message, ModelInfo
-from assistant.errors import GenerationError, ModelLoadError, ModelNotFound
+from assistant.errors import GenerationError, ModelLoadError, ModelNotFound, where_failed
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +160,7 @@ class TransformersBackend:
                 **kwargs,
             )
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
-            log.exception("model load failed for %s", path.name)
+            log.error("model load failed for %s: %s", path.name, where_failed(exc))
             raise ModelLoadError(
                 f"The model in {path} could not be loaded ({type(exc).__name__}). The files may be "
                 "incomplete or damaged; copy the model folder again, or use the demo model."
@@ -275,7 +275,7 @@ def _generation_error(exc: BaseException) -> GenerationError:
             "The model ran out of memory while writing. Try a shorter text, or ask your "
             "vendor for a smaller model. The assistant is still running."
         )
-    log.error("generation failed: %s", type(exc).__name__, exc_info=exc)
+    log.error("generation failed: %s", where_failed(exc))
     return GenerationError("The model stopped with an error while writing. Please try again.")
 
 

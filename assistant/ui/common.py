@@ -11,7 +11,7 @@ from typing import Any
 import gradio as gr
 
 from assistant.backends import GenerationSettings
-from assistant.errors import AssistantError
+from assistant.errors import AssistantError, where_failed
 from assistant.presets import Preset
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ def to_user_error(exc: BaseException) -> gr.Error:
     if isinstance(exc, AssistantError):
         return gr.Error(exc.message, title="Could not finish", print_exception=False)
     ref = secrets.token_hex(3).upper()
-    log.error("unexpected error ref=%s type=%s", ref, type(exc).__name__, exc_info=exc)
+    log.error("unexpected error ref=%s %s", ref, where_failed(exc))
     return gr.Error(
         f"Something went wrong on our side (reference {ref}). Your text is still here; "
         "please try again. If it keeps happening, tell your vendor the reference.",

@@ -52,10 +52,18 @@ def build(services: Services) -> None:
     names = list(LETTER_FIELDS)
 
     @guarded
-    def draft_letter(*values: str, request: gr.Request):
-        *fields, preset_id = values
+    def draft_letter(
+        patient_name: str, date_of_birth: str, member_id: str, payer: str, provider_name: str,
+        provider_npi: str, requested_service: str, cpt_codes: str, icd10_codes: str, visits: str,
+        justification: str, preset_id: str, request: gr.Request,
+    ):
         chosen = services.presets.get(preset_id, "prior_auth")
-        letter = LetterRequest(**dict(zip(names, fields, strict=True)), preset_id=preset_id)
+        letter = LetterRequest(
+            patient_name=patient_name, date_of_birth=date_of_birth, member_id=member_id, payer=payer,
+            provider_name=provider_name, provider_npi=provider_npi, requested_service=requested_service,
+            cpt_codes=cpt_codes, icd10_codes=icd10_codes, visits=visits, justification=justification,
+            preset_id=preset_id,
+        )
         stream = services.engine.stream(
             letter_messages(chosen, letter), settings_of(chosen), session_of(request), kind="prior_auth"
         )
