@@ -30,7 +30,7 @@ Subjective, objective, assessment and plan are the four parts of a note.
 The practice is open Monday to Friday and closed on public holidays.
 Thank you for your patience while we arrange the next available time.
 A system message tells the assistant how to behave; a user message asks.
-""" * 3
+"""
 
 
 def _train_tokenizer(with_chat_template: bool, family: str):

@@ -26,7 +26,7 @@ def status_text(services: Services) -> str:
     blocked = len(blocked_attempts())
     kind = " (demo)" if info.is_demo else ""
     return (
-        f"🔒 Running on this computer only · {blocked} outbound connection attempt"
+        f"Private: running on this computer only · {blocked} outbound connection attempt"
         f"{'' if blocked == 1 else 's'} blocked · Model: {info.name}{kind} on {info.device}, {info.precision}"
     )
 
@@ -37,7 +37,7 @@ def build_app(services: Services) -> gr.Blocks:
                     "Everything stays on this computer. Always review a draft before you use it.")
         status = gr.Markdown(status_text(services), elem_id="status-line")
         for notice in services.notices:
-            gr.Markdown(f"⚠️ {notice}", elem_id="demo-notice" if "demo model" in notice else None)
+            gr.Markdown(f"**Please note:** {notice}", elem_id="demo-notice" if "demo model" in notice else None)
         with gr.Tabs():
             with gr.Tab("Progress note", id="note"):
                 notes_tab.build(services)
