@@ -6,7 +6,6 @@ runs the same calls against the real demo model in a real `assistant serve`.
 
 from __future__ import annotations
 
-import threading
 import time
 
 import httpx

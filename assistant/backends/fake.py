@@ -7,7 +7,6 @@ and can be told to fail, so tests exercise the same paths as the real backend.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import logging as hf_logging
 from transformers import (
     AutoConfig,
     AutoModelForCausalLM,
@@ -34,6 +33,7 @@ from transformers import (
     StoppingCriteriaList,
     TextIteratorStreamer,
 )
+from transformers import logging as hf_logging
 
 from assistant.backends import GenerationSettings, Message, ModelInfo
 from assistant.errors import GenerationError, ModelLoadError, ModelNotFound, where_failed
@@ -159,7 +159,7 @@ class TransformersBackend:
                 low_cpu_mem_usage=True,
                 **kwargs,
             )
-        except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure here means "this folder cannot be loaded"
             log.error("model load failed for %s: %s", path.name, where_failed(exc))
             raise ModelLoadError(
                 f"The model in {path} could not be loaded ({type(exc).__name__}). The files may be "
@@ -191,20 +191,38 @@ class TransformersBackend:
     def _template(self, messages: list[Message]) -> Any:
         chat = [{"role": m.role, "content": m.content} for m in messages]
         try:
-            return self.tokenizer.apply_chat_template(
-                chat, add_generation_prompt=True, return_tensors="pt", return_dict=True
-            )
-        except Exception:  # e.g. Gemma's template has no system role
-            if not chat or chat[0]["role"] != "system":
-                raise
-            system, rest = chat[0]["content"], chat[1:]
-            if rest and rest[0]["role"] == "user":
-                rest[0] = {"role": "user", "content": f"{system}\n\n{rest[0]['content']}"}
+            return self._apply(chat)
+        except Exception:  # noqa: BLE001 - e.g. Gemma's template has no system role
+            pass
+        # Fold the system prompt into the first user turn and merge repeated roles.
+        folded: list[dict[str, str]] = []
+        system = "\n\n".join(t["content"] for t in chat if t["role"] == "system")
+        for turn in (t for t in chat if t["role"] != "system"):
+            if folded and folded[-1]["role"] == turn["role"]:
+                folded[-1] = {"role": turn["role"], "content": folded[-1]["content"] + "\n\n" + turn["content"]}
             else:
-                rest.insert(0, {"role": "user", "content": system})
-            return self.tokenizer.apply_chat_template(
-                rest, add_generation_prompt=True, return_tensors="pt", return_dict=True
-            )
+                folded.append(dict(turn))
+        if system:
+            if folded and folded[0]["role"] == "user":
+                folded[0] = {"role": "user", "content": f"{system}\n\n{folded[0]['content']}"}
+            else:
+                folded.insert(0, {"role": "user", "content": system})
+        try:
+            return self._apply(folded)
+        except Exception as exc:  # noqa: BLE001 - the model's own template refused the conversation
+            log.error("chat template refused the conversation: %s", where_failed(exc))
+            raise GenerationError(
+                "This model could not read the conversation in this form. Press Clear and try again."
+            ) from None
+
+    def _apply(self, chat: list[dict[str, str]]) -> Any:
+        return self.tokenizer.apply_chat_template(
+            chat, add_generation_prompt=True, return_tensors="pt", return_dict=True
+        )
+
+    def _pad_id(self) -> int | None:
+        pad = self.tokenizer.pad_token_id
+        return pad if pad is not None else self.tokenizer.eos_token_id
 
     def count_tokens(self, messages: list[Message]) -> int:
         return int(self._template(messages)["input_ids"].shape[-1])
@@ -232,7 +250,7 @@ class TransformersBackend:
                         max_new_tokens=settings.max_new_tokens,
                         repetition_penalty=settings.repetition_penalty,
                         stopping_criteria=StoppingCriteriaList([_StopOnEvent(stop)]),
-                        pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
+                        pad_token_id=self._pad_id(),
                         **sampling,
                     )
             except BaseException as exc:  # reported to the reader below, never lost
@@ -261,7 +279,10 @@ class TransformersBackend:
                     yield piece
         finally:
             stop.set()  # a closed or abandoned stream also stops the model
-            worker.join(timeout=5)
+            # Wait for the current forward pass to end, so the next request never overlaps it.
+            worker.join(timeout=STALL_LIMIT_S)
+            if worker.is_alive():
+                log.error("generation worker still running after stop")
         if failure:
             raise _generation_error(failure[0])
 
@@ -297,7 +318,7 @@ def convert_gguf(gguf_file: Path, out_dir: Path) -> Path:
         model = AutoModelForCausalLM.from_pretrained(
             gguf_file.parent, gguf_file=gguf_file.name, local_files_only=True, dtype=torch.float32
         )
-    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - a damaged or missing file, whatever the library raises
         raise ModelLoadError(
             f"The built-in demo model could not be read from {gguf_file} ({type(exc).__name__}). "
             "Run the setup command again to reinstall it."

@@ -23,8 +23,17 @@ def chat_messages(preset: Preset, history: Iterable[Mapping[str, Any]], message:
         content = _text_of(item.get("content"))
         if role not in ("user", "assistant") or not content.strip():
             continue  # files, tool calls and notices are not part of the conversation
-        turns.append(Message(role, clean_text(content, "earlier message", required=False)))
-    return [Message("system", preset.system_prompt), *turns, Message("user", text)]
+        _append(turns, Message(role, clean_text(content, "earlier message", required=False)))
+    _append(turns, Message("user", text))
+    return [Message("system", preset.system_prompt), *turns]
+
+
+def _append(turns: list[Message], message: Message) -> None:
+    """Keep roles alternating (some chat templates require it): merge a repeated role."""
+    if turns and turns[-1].role == message.role:
+        turns[-1] = Message(message.role, f"{turns[-1].content}\n\n{message.content}")
+    else:
+        turns.append(message)
 
 
 def _text_of(content: Any) -> str:

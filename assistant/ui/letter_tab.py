@@ -7,7 +7,13 @@ import gradio as gr
 from assistant.documents.letters import LETTER_FIELDS, LetterRequest, letter_messages
 from assistant.services import Services
 from assistant.ui.common import (
-    MODEL_QUEUE, accumulate, guarded, preset_choices, session_of, settings_of, stopper,
+    MODEL_QUEUE,
+    accumulate,
+    guarded,
+    preset_choices,
+    session_of,
+    settings_of,
+    stopper,
 )
 
 PLACEHOLDERS = {
