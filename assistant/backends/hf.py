@@ -260,6 +260,7 @@ class TransformersBackend:
         worker = threading.Thread(target=work, name="generate", daemon=True)
         worker.start()
         last = time.monotonic()
+        finished = False
         try:
             while True:
                 try:
@@ -277,8 +278,10 @@ class TransformersBackend:
                 last = time.monotonic()
                 if piece:
                     yield piece
+            finished = True
         finally:
-            stop.set()  # a closed or abandoned stream also stops the model
+            if not finished:
+                stop.set()  # a closed or abandoned stream also stops the model
             # Wait for the current forward pass to end, so the next request never overlaps it.
             worker.join(timeout=STALL_LIMIT_S)
             if worker.is_alive():
