@@ -278,7 +278,7 @@ class TransformersBackend:
                 last = time.monotonic()
                 if piece:
                     yield piece
-            finished = True
+            finished = not failure
         finally:
             if not finished:
                 stop.set()  # a closed or abandoned stream also stops the model
