@@ -77,16 +77,17 @@ def cmd_serve(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_presets(config: Config, args: argparse.Namespace) -> int:
-    from assistant.presets import load_file, load_presets, shipped_dir
+    from assistant.preset_store import load_library, preset_layers
+    from assistant.presets import load_file
 
     if args.presets_command == "list":
-        library = load_presets([shipped_dir(), config.paths.presets])
+        library = load_library(config.paths)
         for preset in sorted(library.presets.values(), key=lambda p: (p.kind, p.id)):
-            say(f"{preset.kind:14} {preset.id:32} {preset.title}")
+            say(f"{preset.kind:14} {preset.id:36} {library.origin[preset.id]:8} {preset.title}")
         for warning in library.warnings:
             say(f"skipped: {warning}")
         return 1 if library.warnings else 0
-    folders = [Path(args.dir)] if args.dir else [shipped_dir(), config.paths.presets]
+    folders = [Path(args.dir)] if args.dir else [folder for _, folder in preset_layers(config.paths)]
     problems = 0
     count = 0
     for folder in folders:

@@ -15,7 +15,9 @@ from assistant import demo_model
 from assistant.backends import Backend
 from assistant.config import Config
 from assistant.generation import Engine
-from assistant.presets import PresetLibrary, load_presets, shipped_dir
+from assistant.preset_store import load_library
+from assistant.presets import PresetLibrary
+from assistant.profile import PracticeProfile, load_profile
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +28,12 @@ class Services:
     presets: PresetLibrary
     engine: Engine
     notices: list[str] = field(default_factory=list)
+    profile: PracticeProfile = field(default_factory=PracticeProfile)
+
+    def reload_presets(self) -> PresetLibrary:
+        """Re-read every preset layer (after the user saved, deleted or imported one)."""
+        self.presets = load_library(self.config.paths)
+        return self.presets
 
     @property
     def model(self):  # noqa: ANN201 - ModelInfo, kept loose for the fake
@@ -50,10 +58,16 @@ def load_backend(config: Config, model_path: str | None, progress: Callable[[str
 
 
 def build_services(config: Config, backend: Backend) -> Services:
-    presets = load_presets([shipped_dir(), config.paths.presets])
+    presets = load_library(config.paths)
     notices = []
     if backend.info.is_demo:
         notices.append(demo_model.DEMO_NOTICE)
-    for warning in presets.warnings:
-        notices.append(f"A preset file was skipped: {warning}")
-    return Services(config=config, presets=presets, engine=Engine(backend), notices=notices)
+    if presets.warnings:
+        notices.append(
+            f"{len(presets.warnings)} problem(s) in preset files: those presets were skipped. "
+            "The Presets tab lists them."
+        )
+    return Services(
+        config=config, presets=presets, engine=Engine(backend), notices=notices,
+        profile=load_profile(config.paths.root),
+    )

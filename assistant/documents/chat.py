@@ -10,13 +10,20 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from assistant.backends import Message
-from assistant.documents import clean_text
+from assistant.documents import clean_text, today_words
 from assistant.presets import Preset
 
 
-def chat_messages(preset: Preset, history: Iterable[Mapping[str, Any]], message: str) -> list[Message]:
-    """History is a list of {"role", "content"} dicts (Gradio's messages format)."""
-    text = clean_text(message, "message")
+def chat_messages(
+    preset: Preset, history: Iterable[Mapping[str, Any]], message: str, practice_name: str = ""
+) -> list[Message]:
+    """History is a list of {"role", "content"} dicts (Gradio's messages format).
+
+    A preset's template (for example "Summarize this document: $message") wraps
+    the first message of a conversation; follow-ups are sent as typed.
+    """
+    spec = preset.resolved_fields()[0]
+    text = clean_text(message, "message", max_chars=spec.max_length)
     turns: list[Message] = []
     for item in history or []:
         role = item.get("role")
@@ -24,6 +31,8 @@ def chat_messages(preset: Preset, history: Iterable[Mapping[str, Any]], message:
         if role not in ("user", "assistant") or not content.strip():
             continue  # files, tool calls and notices are not part of the conversation
         _append(turns, Message(role, clean_text(content, "earlier message", required=False)))
+    if preset.template and not any(t.role == "user" for t in turns):
+        text = preset.render({"message": text, "today": today_words(), "practice_name": practice_name})
     _append(turns, Message("user", text))
     return [Message("system", preset.system_prompt), *turns]
 

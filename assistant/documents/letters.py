@@ -6,22 +6,13 @@ import datetime as dt
 from dataclasses import asdict, dataclass
 
 from assistant.backends import Message
-from assistant.documents import clean_text, fenced
-from assistant.presets import Preset
+from assistant.documents import field_values, today_words
+from assistant.presets import KNOWN_FIELDS, Preset
+from assistant.profile import PracticeProfile
 
-# name -> (label shown to staff, required, max characters)
+# name -> (label shown to staff, required by default, max characters)
 LETTER_FIELDS: dict[str, tuple[str, bool, int]] = {
-    "patient_name": ("Patient name", True, 200),
-    "date_of_birth": ("Date of birth", True, 40),
-    "member_id": ("Member ID", True, 80),
-    "payer": ("Insurance company (payer)", True, 200),
-    "provider_name": ("Provider name and credentials", True, 200),
-    "provider_npi": ("Provider NPI", False, 40),
-    "requested_service": ("Requested service", True, 500),
-    "cpt_codes": ("CPT / HCPCS codes", False, 300),
-    "icd10_codes": ("ICD-10 codes", False, 300),
-    "visits": ("Visits or date range", True, 200),
-    "justification": ("Clinical justification", True, 20_000),
+    name: (spec.label, spec.required, spec.max_length) for name, spec in KNOWN_FIELDS["prior_auth"].items()
 }
 
 
@@ -38,15 +29,24 @@ class LetterRequest:
     icd10_codes: str = ""
     visits: str = ""
     justification: str = ""
+    progress_to_date: str = ""
+    denial_details: str = ""
     preset_id: str = "prior-auth-initial"
 
 
-def letter_messages(preset: Preset, request: LetterRequest, today: dt.date | None = None) -> list[Message]:
-    values = asdict(request)
-    filled: dict[str, str] = {}
-    for name, (label, required, limit) in LETTER_FIELDS.items():
-        text = clean_text(values[name], label.lower(), max_chars=limit, required=required)
-        filled[name] = text or "(not given)"
-    filled["justification"] = fenced("clinical justification", filled["justification"])
-    filled["today"] = (today or dt.date.today()).strftime("%B %d, %Y").replace(" 0", " ")
-    return [Message("system", preset.system_prompt), Message("user", preset.render(filled))]
+def letter_messages(
+    preset: Preset, request: LetterRequest, profile: PracticeProfile | None = None, today: dt.date | None = None
+) -> list[Message]:
+    values = field_values(preset, asdict(request))
+    practice = profile or PracticeProfile()
+    values.update(
+        today=today_words(today),
+        practice_name=practice.name or "(not given)",
+        practice_address=", ".join(line.strip() for line in practice.address.splitlines() if line.strip()) or "(not given)",
+        practice_phone=practice.phone or "(not given)",
+        practice_fax=practice.fax or "(not given)",
+        practice_npi=practice.npi or "(not given)",
+        practice_tax_id=practice.tax_id or "(not given)",
+        signature_block=practice.signature_block or "(not given)",
+    )
+    return [Message("system", preset.system_prompt), Message("user", preset.render(values))]

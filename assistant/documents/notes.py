@@ -1,26 +1,16 @@
-"""Progress notes: a session description in, a structured note out."""
+"""Progress notes: the clinician's description of a session in, a structured note out."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from dataclasses import asdict, dataclass
 
 from assistant.backends import Message
-from assistant.documents import clean_text, fenced
+from assistant.documents import field_values, today_words
 from assistant.errors import InputError
-from assistant.presets import Preset
+from assistant.presets import DISCIPLINES, NOTE_FORMATS, Preset
 
-NOTE_FORMATS: dict[str, list[str]] = {
-    "SOAP": ["Subjective", "Objective", "Assessment", "Plan"],
-    "DAP": ["Data", "Assessment", "Plan"],
-    "BIRP": ["Behavior", "Intervention", "Response", "Plan"],
-    "Narrative": [],
-}
-DISCIPLINES = [
-    "Behavioral health",
-    "Occupational therapy",
-    "Physical therapy",
-    "Speech-language pathology",
-]
+__all__ = ["DISCIPLINES", "NOTE_FORMATS", "NoteRequest", "note_messages", "resolve_format"]
 
 
 @dataclass(frozen=True)
@@ -29,32 +19,33 @@ class NoteRequest:
     note_format: str = "SOAP"
     discipline: str = "Behavioral health"
     preset_id: str = "daily-note"
+    goals: str = ""
+    measures: str = ""
 
 
-def sections_for(note_format: str) -> list[str]:
+def resolve_format(preset: Preset, request: NoteRequest) -> tuple[str, str]:
+    """The note format and discipline in force: the preset's if it fixes them, else the user's pick."""
+    note_format = preset.note_format or request.note_format
+    discipline = preset.discipline or request.discipline
     if note_format not in NOTE_FORMATS:
         raise InputError(
-            f"'{note_format}' is not a note format the assistant knows. "
-            f"Pick one of: {', '.join(NOTE_FORMATS)}."
+            f"'{note_format}' is not a note format the assistant knows. Pick one of: {', '.join(NOTE_FORMATS)}."
         )
-    return NOTE_FORMATS[note_format]
-
-
-def note_messages(preset: Preset, request: NoteRequest) -> list[Message]:
-    description = clean_text(request.description, "session description")
-    sections = sections_for(request.note_format)
-    if request.discipline not in DISCIPLINES:
+    if discipline not in DISCIPLINES:
         raise InputError(f"Pick a discipline from the list: {', '.join(DISCIPLINES)}.")
+    return note_format, discipline
+
+
+def note_messages(preset: Preset, request: NoteRequest, today: dt.date | None = None) -> list[Message]:
+    note_format, discipline = resolve_format(preset, request)
+    values = field_values(preset, asdict(request))
+    sections = preset.required_sections(note_format)
     if sections:
-        layout = "Use exactly these headings, in this order, each on its own line followed by a colon: " + ", ".join(sections) + "."
+        layout = (
+            "Use exactly these headings, in this order, each on its own line followed by a colon: "
+            + ", ".join(sections) + "."
+        )
     else:
         layout = "Write it as a narrative in short paragraphs, without headings."
-    prompt = preset.render(
-        {
-            "description": fenced("session description", description),
-            "note_format": request.note_format,
-            "discipline": request.discipline,
-            "sections": layout,
-        }
-    )
-    return [Message("system", preset.system_prompt), Message("user", prompt)]
+    values.update(note_format=note_format, discipline=discipline, sections=layout, today=today_words(today))
+    return [Message("system", preset.system_prompt), Message("user", preset.render(values))]

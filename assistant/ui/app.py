@@ -6,7 +6,7 @@ import gradio as gr
 
 from assistant.privacy import blocked_attempts
 from assistant.services import Services
-from assistant.ui import chat_tab, letter_tab, notes_tab
+from assistant.ui import chat_tab, letter_tab, notes_tab, presets_tab, settings_tab
 
 # System fonts only: the page must load nothing from outside this computer.
 THEME = gr.themes.Soft(
@@ -39,11 +39,16 @@ def build_app(services: Services) -> gr.Blocks:
         for notice in services.notices:
             gr.Markdown(f"**Please note:** {notice}", elem_id="demo-notice" if "demo model" in notice else None)
         with gr.Tabs():
+            pickers = {}
             with gr.Tab("Progress note", id="note"):
-                notes_tab.build(services)
+                pickers["progress_note"] = notes_tab.build(services)
             with gr.Tab("Prior-auth letter", id="letter"):
-                letter_tab.build(services)
+                pickers["prior_auth"] = letter_tab.build(services)
             with gr.Tab("Chat", id="chat"):
-                chat_tab.build(services)
+                pickers["chat"] = chat_tab.build(services)
+            with gr.Tab("Presets", id="presets"):
+                presets_tab.build(services, pickers)
+            with gr.Tab("Settings", id="settings"):
+                settings_tab.build(services)
         app.load(lambda: status_text(services), None, status, queue=False, api_visibility="private")
     return app

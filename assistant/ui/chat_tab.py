@@ -9,7 +9,7 @@ from assistant.services import Services
 from assistant.ui.common import MODEL_QUEUE, guarded, preset_choices, session_of, settings_of, stopper
 
 
-def build(services: Services) -> None:
+def build(services: Services) -> gr.Dropdown:
     presets = services.presets.of_kind("chat")
     first = presets[0] if presets else None
     preset = gr.Dropdown(
@@ -34,8 +34,8 @@ def build(services: Services) -> None:
     def chat(text: str, history: list[dict] | None, preset_id: str, request: gr.Request):
         chosen = services.presets.get(preset_id, "chat")
         history = list(history or [])
-        messages = chat_messages(chosen, history, text)
-        shown = [*history, {"role": "user", "content": messages[-1].content}]
+        messages = chat_messages(chosen, history, text, services.profile.name)
+        shown = [*history, {"role": "user", "content": text}]
         answer = ""
         stream = services.engine.stream(messages, settings_of(chosen), session_of(request), kind="chat")
         try:
@@ -64,3 +64,4 @@ def build(services: Services) -> None:
     clear.click(lambda: ([], ""), None, [chatbot, message], queue=False, api_visibility="private")
     example.click(try_example, preset, message, queue=False, api_visibility="private")
     preset.change(describe, preset, preset, queue=False, api_visibility="private")
+    return preset

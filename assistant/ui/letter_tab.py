@@ -5,28 +5,39 @@ from __future__ import annotations
 import gradio as gr
 
 from assistant.documents.letters import LETTER_FIELDS, LetterRequest, letter_messages
+from assistant.presets import KNOWN_FIELDS, Preset
 from assistant.services import Services
 from assistant.ui.common import (
-    MODEL_QUEUE,
-    accumulate,
-    guarded,
-    preset_choices,
-    session_of,
-    settings_of,
-    stopper,
+    MODEL_QUEUE, accumulate, guarded, preset_choices, session_of, settings_of, stopper,
 )
 
+NAMES = list(LETTER_FIELDS)
 PLACEHOLDERS = {
     "date_of_birth": "MM/DD/YYYY",
     "cpt_codes": "e.g. 97110, 97530",
     "icd10_codes": "e.g. M54.50",
     "visits": "e.g. 12 visits, 2x/week from 01/05 to 03/01",
+    "justification": "Why the service is medically necessary: current function, goals, progress so far.",
 }
 
 
-def build(services: Services) -> None:
+def field_updates(preset: Preset | None) -> list[dict]:
+    wanted = {f.name: f for f in preset.resolved_fields()} if preset else {}
+    updates = []
+    for name in NAMES:
+        spec = wanted.get(name)
+        if spec is None:
+            updates.append(gr.update(visible=False))
+        else:
+            label = spec.label + ("" if spec.required else " (optional)")
+            updates.append(gr.update(visible=True, label=label, info=spec.help or None))
+    return updates
+
+
+def build(services: Services) -> gr.Dropdown:
     presets = services.presets.of_kind("prior_auth")
     first = presets[0] if presets else None
+    shown = set(first.field_names()) if first else set(NAMES)
     boxes: dict[str, gr.Textbox] = {}
     with gr.Row():
         with gr.Column(scale=1):
@@ -34,18 +45,13 @@ def build(services: Services) -> None:
                 preset_choices(presets), value=first.id if first else None, label="Letter type",
                 info=first.description if first else None, elem_id="letter-preset",
             )
-            for name, (label, required, _limit) in LETTER_FIELDS.items():
-                if name == "justification":
-                    continue
+            for name in NAMES:
+                spec = KNOWN_FIELDS["prior_auth"][name]
                 boxes[name] = gr.Textbox(
-                    label=label + ("" if required else " (optional)"),
-                    placeholder=PLACEHOLDERS.get(name, ""), max_lines=2, elem_id=f"letter-{name}",
+                    label=spec.label + ("" if spec.required else " (optional)"),
+                    placeholder=PLACEHOLDERS.get(name, ""), lines=spec.lines, max_lines=20 if spec.lines > 1 else 2, value="",
+                    visible=name in shown, elem_id=f"letter-{name}",
                 )
-            label = LETTER_FIELDS["justification"][0]
-            boxes["justification"] = gr.Textbox(
-                label=label, lines=6, max_lines=20, elem_id="letter-justification",
-                placeholder="Why the service is medically necessary: current function, goals, progress so far.",
-            )
             with gr.Row():
                 example = gr.Button("Try an example", variant="secondary", elem_id="letter-example")
                 draft = gr.Button("Write the letter", variant="primary", elem_id="letter-draft")
@@ -55,40 +61,43 @@ def build(services: Services) -> None:
                 label="Draft letter (you can edit it here)", lines=30, max_lines=80, interactive=True,
                 buttons=["copy"], elem_id="letter-output",
             )
-    names = list(LETTER_FIELDS)
 
     @guarded
     def draft_letter(
         patient_name: str, date_of_birth: str, member_id: str, payer: str, provider_name: str,
         provider_npi: str, requested_service: str, cpt_codes: str, icd10_codes: str, visits: str,
-        justification: str, preset_id: str, request: gr.Request,
+        justification: str, preset_id: str, progress_to_date: str = "", denial_details: str = "",
+        request: gr.Request = None,
     ):
         chosen = services.presets.get(preset_id, "prior_auth")
         letter = LetterRequest(
             patient_name=patient_name, date_of_birth=date_of_birth, member_id=member_id, payer=payer,
             provider_name=provider_name, provider_npi=provider_npi, requested_service=requested_service,
             cpt_codes=cpt_codes, icd10_codes=icd10_codes, visits=visits, justification=justification,
-            preset_id=preset_id,
+            progress_to_date=progress_to_date or "", denial_details=denial_details or "", preset_id=preset_id,
         )
         stream = services.engine.stream(
-            letter_messages(chosen, letter), settings_of(chosen), session_of(request), kind="prior_auth"
+            letter_messages(chosen, letter, services.profile), settings_of(chosen), session_of(request),
+            kind="prior_auth",
         )
         yield from accumulate(stream)
 
     def try_example(preset_id: str):
         chosen = services.presets.presets.get(preset_id)
         sample = chosen.example if chosen else {}
-        return [sample.get(name, "") for name in names]
+        return [sample.get(name, "") for name in NAMES]
 
-    def describe(preset_id: str):
+    def choose(preset_id: str):
         chosen = services.presets.presets.get(preset_id)
-        return gr.update(info=chosen.description if chosen else None)
+        return (gr.update(info=chosen.description if chosen else None), *field_updates(chosen))
 
-    inputs = [boxes[name] for name in names]
+    inputs = [boxes[name] for name in NAMES]
+    first_eleven = inputs[:11]
     event = draft.click(
-        draft_letter, [*inputs, preset], output,
+        draft_letter, [*first_eleven, preset, boxes["progress_to_date"], boxes["denial_details"]], output,
         api_name="draft_letter", concurrency_limit=1, concurrency_id=MODEL_QUEUE,
     )
     stop.click(stopper(services), None, None, cancels=[event], queue=False, api_visibility="private")
     example.click(try_example, preset, inputs, queue=False, api_visibility="private")
-    preset.change(describe, preset, preset, queue=False, api_visibility="private")
+    preset.change(choose, preset, [preset, *inputs], queue=False, api_visibility="private")
+    return preset

@@ -5,13 +5,47 @@ from __future__ import annotations
 import gradio as gr
 
 from assistant.documents.notes import DISCIPLINES, NOTE_FORMATS, NoteRequest, note_messages
+from assistant.presets import KNOWN_FIELDS, Preset
 from assistant.services import Services
-from assistant.ui.common import MODEL_QUEUE, accumulate, guarded, preset_choices, session_of, settings_of, stopper
+from assistant.ui.common import (
+    MODEL_QUEUE, accumulate, guarded, preset_choices, session_of, settings_of, stopper,
+)
+
+NOTE_FIELDS = list(KNOWN_FIELDS["progress_note"])  # description, goals, measures
+PLACEHOLDERS = {
+    "description": "Describe the session in your own words: what the client said, what you did, "
+    "how they responded, and what comes next.",
+    "goals": "Each goal and where the client is now, e.g. 'Walk 150 ft with a cane: now 75 ft with supervision'.",
+    "measures": "Test results and measurements from today or the last evaluation.",
+}
 
 
-def build(services: Services) -> None:
+def field_updates(preset: Preset | None) -> list[dict]:
+    """Show the fields this preset asks for, with its labels; hide the others."""
+    wanted = {f.name: f for f in preset.resolved_fields()} if preset else {}
+    updates = []
+    for name in NOTE_FIELDS:
+        spec = wanted.get(name)
+        if spec is None:
+            updates.append(gr.update(visible=False))
+        else:
+            label = spec.label + ("" if spec.required else " (optional)")
+            updates.append(gr.update(visible=True, label=label, info=spec.help or None))
+    return updates
+
+
+def picker_updates(preset: Preset | None) -> list[dict]:
+    """A preset that fixes the format or discipline sets it and locks the picker."""
+    out = []
+    for fixed in ((preset.note_format if preset else None), (preset.discipline if preset else None)):
+        out.append(gr.update(value=fixed, interactive=False) if fixed else gr.update(interactive=True))
+    return out
+
+
+def build(services: Services) -> gr.Dropdown:
     presets = services.presets.of_kind("progress_note")
     first = presets[0] if presets else None
+    boxes: dict[str, gr.Textbox] = {}
     with gr.Row():
         with gr.Column(scale=1):
             preset = gr.Dropdown(
@@ -21,12 +55,12 @@ def build(services: Services) -> None:
             with gr.Row():
                 note_format = gr.Dropdown(list(NOTE_FORMATS), value="SOAP", label="Note format", elem_id="note-format")
                 discipline = gr.Dropdown(DISCIPLINES, value=DISCIPLINES[0], label="Discipline", elem_id="note-discipline")
-            description = gr.Textbox(
-                label="What happened in the session?",
-                placeholder="Describe the session in your own words: what the client said, what you did, "
-                "how they responded, and what comes next.",
-                lines=10, max_lines=30, elem_id="note-description",
-            )
+            for name in NOTE_FIELDS:
+                spec = KNOWN_FIELDS["progress_note"][name]
+                boxes[name] = gr.Textbox(
+                    label=spec.label, placeholder=PLACEHOLDERS[name], lines=spec.lines, max_lines=30, value="",
+                    visible=name == "description", elem_id=f"note-{name}",
+                )
             with gr.Row():
                 example = gr.Button("Try an example", variant="secondary", elem_id="note-example")
                 draft = gr.Button("Write the note", variant="primary", elem_id="note-draft")
@@ -38,29 +72,35 @@ def build(services: Services) -> None:
             )
 
     @guarded
-    def draft_note(description_text: str, fmt: str, disc: str, preset_id: str, request: gr.Request):
+    def draft_note(
+        description: str, fmt: str, disc: str, preset_id: str, goals: str = "", measures: str = "",
+        request: gr.Request = None,
+    ):
         chosen = services.presets.get(preset_id, "progress_note")
-        messages = note_messages(chosen, NoteRequest(description_text, fmt, disc, preset_id))
-        stream = services.engine.stream(messages, settings_of(chosen), session_of(request), kind="progress_note")
+        note = NoteRequest(description, fmt, disc, preset_id, goals=goals or "", measures=measures or "")
+        stream = services.engine.stream(note_messages(chosen, note), settings_of(chosen), session_of(request), kind="progress_note")
         yield from accumulate(stream)
 
     def try_example(preset_id: str):
         chosen = services.presets.presets.get(preset_id)
         sample = chosen.example if chosen else {}
         return (
-            sample.get("description", ""),
-            sample.get("note_format", "SOAP"),
-            sample.get("discipline", DISCIPLINES[0]),
+            *(sample.get(name, "") for name in NOTE_FIELDS),
+            (chosen and chosen.note_format) or sample.get("note_format", "SOAP"),
+            (chosen and chosen.discipline) or sample.get("discipline", DISCIPLINES[0]),
         )
 
-    def describe(preset_id: str):
+    def choose(preset_id: str):
         chosen = services.presets.presets.get(preset_id)
-        return gr.update(info=chosen.description if chosen else None)
+        info = gr.update(info=chosen.description if chosen else None)
+        return (info, *picker_updates(chosen), *field_updates(chosen))
 
+    fields = [boxes[name] for name in NOTE_FIELDS]
     event = draft.click(
-        draft_note, [description, note_format, discipline, preset], output,
-        api_name="draft_note", concurrency_limit=1, concurrency_id=MODEL_QUEUE,
+        draft_note, [boxes["description"], note_format, discipline, preset, boxes["goals"], boxes["measures"]],
+        output, api_name="draft_note", concurrency_limit=1, concurrency_id=MODEL_QUEUE,
     )
     stop.click(stopper(services), None, None, cancels=[event], queue=False, api_visibility="private")
-    example.click(try_example, preset, [description, note_format, discipline], queue=False, api_visibility="private")
-    preset.change(describe, preset, preset, queue=False, api_visibility="private")
+    example.click(try_example, preset, [*fields, note_format, discipline], queue=False, api_visibility="private")
+    preset.change(choose, preset, [preset, note_format, discipline, *fields], queue=False, api_visibility="private")
+    return preset
