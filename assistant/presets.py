@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 Kind = Literal["progress_note", "prior_auth", "chat"]
 KIND_LABELS = {"progress_note": "Progress note", "prior_auth": "Prior-auth letter", "chat": "Chat"}
 MAX_FILE_BYTES = 256 * 1024
+DEFAULT_IDS = {"daily-note", "prior-auth-initial", "chat-general"}  # first in each list
 
 NOTE_FORMATS: dict[str, list[str]] = {
     "SOAP": ["Subjective", "Objective", "Assessment", "Plan"],
@@ -242,7 +243,9 @@ class PresetLibrary:
     origin: dict[str, str] = field(default_factory=dict)  # id -> "shipped" | "vendor" | "user"
 
     def of_kind(self, kind: str) -> list[Preset]:
-        return [p for p in self.presets.values() if p.kind == kind]
+        """This kind's presets: the general-purpose one first, then by title."""
+        found = [p for p in self.presets.values() if p.kind == kind]
+        return sorted(found, key=lambda p: (p.id not in DEFAULT_IDS, p.title.lower()))
 
     def get(self, preset_id: str, kind: str) -> Preset:
         preset = self.presets.get(preset_id)

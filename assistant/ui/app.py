@@ -6,7 +6,7 @@ import gradio as gr
 
 from assistant.privacy import blocked_attempts
 from assistant.services import Services
-from assistant.ui import chat_tab, letter_tab, notes_tab, presets_tab, settings_tab
+from assistant.ui import chat_tab, help_tab, letter_tab, notes_tab, presets_tab, settings_tab
 
 # System fonts only: the page must load nothing from outside this computer.
 THEME = gr.themes.Soft(
@@ -22,12 +22,26 @@ footer {display: none !important}
 
 
 def status_text(services: Services) -> str:
+    """One plain line: private, what was blocked, which model on what."""
     info = services.model
     blocked = len(blocked_attempts())
-    kind = " (demo)" if info.is_demo else ""
+    model = "the small demo model (for trying only)" if info.is_demo else info.name
+    where = "the graphics card" if info.device.startswith("GPU") else "the processor"
     return (
-        f"Private: running on this computer only · {blocked} outbound connection attempt"
-        f"{'' if blocked == 1 else 's'} blocked · Model: {info.name}{kind} on {info.device}, {info.precision}"
+        f"**Private** — running on this computer only · {blocked} connection"
+        f"{'' if blocked == 1 else 's'} to the internet blocked · Using {model} on {where}"
+    )
+
+
+def details_text(services: Services) -> str:
+    info = services.model
+    return (
+        f"- Model: `{info.name}`{' (demo)' if info.is_demo else ''}\n"
+        f"- Device: {info.device}\n"
+        f"- Precision: {info.precision}\n"
+        f"- Reading window: {info.context_window:,} tokens\n"
+        f"- Load time: {info.load_seconds:.1f} s\n"
+        f"- Outbound connection attempts blocked since start: {len(blocked_attempts())}"
     )
 
 
@@ -36,8 +50,11 @@ def build_app(services: Services) -> gr.Blocks:
         gr.Markdown("# Practice Assistant\nDrafts progress notes, prior-authorization letters and everyday writing. "
                     "Everything stays on this computer. Always review a draft before you use it.")
         status = gr.Markdown(status_text(services), elem_id="status-line")
+        with gr.Accordion("Advanced: model details", open=False):
+            details = gr.Markdown(details_text(services), elem_id="model-details")
         for notice in services.notices:
             gr.Markdown(f"**Please note:** {notice}", elem_id="demo-notice" if "demo model" in notice else None)
+        help_tab.build_welcome(services)
         with gr.Tabs():
             pickers = {}
             with gr.Tab("Progress note", id="note"):
@@ -48,7 +65,14 @@ def build_app(services: Services) -> gr.Blocks:
                 pickers["chat"] = chat_tab.build(services)
             with gr.Tab("Presets", id="presets"):
                 presets_tab.build(services, pickers)
-            with gr.Tab("Settings", id="settings"):
-                settings_tab.build(services)
-        app.load(lambda: status_text(services), None, status, queue=False, api_visibility="private")
+            with gr.Tab("Settings", id="settings") as settings_page:
+                profile_fields, load_profile_fields = settings_tab.build(services)
+            # Refill from the saved profile whenever the tab opens (the welcome box may have changed it).
+            settings_page.select(load_profile_fields, None, profile_fields, queue=False, api_visibility="private")
+            with gr.Tab("Help", id="help"):
+                help_tab.build(services)
+        app.load(
+            lambda: (status_text(services), details_text(services)), None, [status, details],
+            queue=False, api_visibility="private",
+        )
     return app

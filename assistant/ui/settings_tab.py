@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import gradio as gr
@@ -17,7 +18,14 @@ LOGO_TYPES = {".png", ".jpg", ".jpeg"}
 CLINICIAN_HEADERS = ["Name", "Credentials", "NPI"]
 
 
-def build(services: Services) -> None:
+def current_values(services: Services) -> tuple:
+    p = services.profile
+    rows = [[c.name, c.credentials, c.npi] for c in p.clinicians] or [["", "", ""]]
+    return p.name, p.phone, p.fax, p.address, p.npi, p.tax_id, rows, p.signature_block
+
+
+def build(services: Services) -> tuple[list, Callable[[], tuple]]:
+    """Build the tab; returns its fields and a loader that refills them from the saved profile."""
     p = services.profile
     gr.Markdown("**Practice profile.** Letters and exported documents use these details. "
                 "They stay on this computer.")
@@ -77,3 +85,4 @@ def build(services: Services) -> None:
         do_save, [name, phone, fax, address, npi, tax_id, clinicians, signature, logo], saved,
         queue=False, api_visibility="private",
     )
+    return [name, phone, fax, address, npi, tax_id, clinicians, signature], lambda: current_values(services)
