@@ -118,9 +118,18 @@ def blank(kind: str) -> str:
             "fields": [{"name": n} for n in KNOWN_FIELDS[kind]][: 11 if kind == "prior_auth" else 1],
             "system_prompt": "You are a careful writing assistant for a therapy practice. Use only the facts given.",
             "template": template,
+            "example": _blank_example(kind),
         }
     )
     return to_yaml(preset)
+
+
+def _blank_example(kind: str) -> dict[str, str]:
+    if kind == "progress_note":
+        return {"description": "A sample session, described the way a clinician would type it."}
+    if kind == "prior_auth":
+        return {name: f"sample {spec.label.lower()}" for name, spec in list(KNOWN_FIELDS["prior_auth"].items())[:11]}
+    return {"message": "A sample request."}
 
 
 def export_preset(library: PresetLibrary, preset_id: str) -> tuple[str, str]:

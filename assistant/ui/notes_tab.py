@@ -37,8 +37,14 @@ def field_updates(preset: Preset | None) -> list[dict]:
 def picker_updates(preset: Preset | None) -> list[dict]:
     """A preset that fixes the format or discipline sets it and locks the picker."""
     out = []
-    for fixed in ((preset.note_format if preset else None), (preset.discipline if preset else None)):
-        out.append(gr.update(value=fixed, interactive=False) if fixed else gr.update(interactive=True))
+    if preset is not None and preset.sections:  # its own headings: the format picker does not apply
+        out.append(gr.update(interactive=False, info="This note type has its own headings."))
+    elif preset is not None and preset.note_format:
+        out.append(gr.update(value=preset.note_format, interactive=False, info=None))
+    else:
+        out.append(gr.update(interactive=True, info=None))
+    fixed = preset.discipline if preset else None
+    out.append(gr.update(value=fixed, interactive=False) if fixed else gr.update(interactive=True))
     return out
 
 

@@ -62,7 +62,7 @@ def build(services: Services, pickers: dict[str, gr.Dropdown]) -> None:
     problems = gr.Markdown(_problems(services), elem_id="preset-problems")
     with gr.Row():
         chooser = gr.Dropdown(_choices(services), label="Preset", value=None, scale=3, elem_id="preset-chooser")
-        kind = gr.Dropdown([(v, k) for k, v in KIND_LABELS.items()], value="progress_note", label="Kind for a new preset", scale=1)
+        kind = gr.Dropdown([(v, k) for k, v in KIND_LABELS.items()], value="progress_note", label="Kind for a new preset", scale=1, elem_id="preset-kind")
     with gr.Row():
         new = gr.Button("New", elem_id="preset-new")
         copy = gr.Button("Duplicate", elem_id="preset-duplicate")

@@ -1,0 +1,235 @@
+"""Acceptance tests in a real browser (Debian's Chromium driven by Playwright),
+against a real `assistant serve` with the demo model, walking each tab as a
+person would. Every request the page makes is recorded; any that leaves this
+computer fails the suite. The screenshots are the ones the README shows."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", "--no-first-run", "--disable-quic"]
+
+if not Path(CHROMIUM).exists():
+    if os.environ.get("CI"):
+        raise RuntimeError("Chromium is missing; .ci/run installs it with apt-get")
+    pytest.skip("Chromium is not installed (apt-get install chromium)", allow_module_level=True)
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory, demo_model_dir: Path):
+    home = tmp_path_factory.mktemp("browser-home")
+    shutil.copytree(demo_model_dir, home / "models" / demo_model_dir.name)
+    env = {**os.environ, "ASSISTANT_HOME": str(home)}
+    proc = subprocess.Popen([sys.executable, "-m", "assistant", "serve", "--no-browser"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    assert proc.stdout is not None
+    url = None
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and url is None:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        found = re.match(r"URL: (\S+)", line.strip())
+        url = found.group(1) if found else None
+    assert url, "the app did not print its URL"
+    threading.Thread(target=proc.stdout.read, daemon=True).start()
+    yield url, home
+    proc.terminate()
+    proc.wait(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def outside_requests():
+    found: list[str] = []
+    yield found
+    assert not found, f"the page made requests that leave this computer: {found}"
+
+
+@pytest.fixture
+def page(browser, app_url, outside_requests):
+    url, _ = app_url
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+
+    def record(request):
+        if not request.url.startswith(("http://127.0.0.1", "data:", "blob:", "about:")):
+            outside_requests.append(request.url)
+
+    pg.on("request", record)
+    pg.goto(url)
+    pg.wait_for_selector("#note-draft", timeout=30_000)
+    yield pg
+    context.close()
+
+
+def pick(page, elem_id: str, option: str) -> None:
+    page.locator(f"#{elem_id} input").click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def text_of(page, elem_id: str) -> str:
+    return page.locator(f"#{elem_id} textarea").input_value()
+
+
+def wait_for_growth(page, elem_id: str, minimum: int = 40, timeout: float = 90) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        current = text_of(page, elem_id)
+        if len(current) >= minimum:
+            return current
+        time.sleep(0.2)
+    raise AssertionError(f"#{elem_id} did not fill in: {text_of(page, elem_id)!r}")
+
+
+def stop_and_check_it_stays_stopped(page, stop_id: str, output_id: str) -> str:
+    page.click(f"#{stop_id}")
+    time.sleep(1.5)
+    settled = text_of(page, output_id)
+    time.sleep(2)
+    assert text_of(page, output_id) == settled, "the text kept growing after Stop"
+    return settled
+
+
+def test_launch_link_opens_the_app_and_says_it_is_private(page, browser, app_url):
+    assert "running on this computer only" in page.locator("#status-line").inner_text()
+    assert "demo model" in page.locator("#demo-notice").inner_text()
+    for tab in ("Progress note", "Prior-auth letter", "Chat", "Presets", "Settings", "Help"):
+        assert page.get_by_role("tab", name=tab).is_visible()
+    # Without the launch link: a plain explanation, not the app.
+    url, _ = app_url
+    other = browser.new_page()
+    other.goto(url.split("?")[0])
+    assert "open the assistant from its icon" in other.inner_text("body")
+    other.close()
+
+
+def test_progress_note_example_stream_stop_edit(page):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.click("#welcome-skip")
+    pick(page, "note-preset", "Daily progress note")
+    page.click("#note-example")
+    sync_api.expect(page.locator("#note-description textarea")).to_have_value(re.compile("wind-down routine"))
+    page.click("#note-draft")
+    first = wait_for_growth(page, "note-output", 20)
+    later = wait_for_growth(page, "note-output", len(first) + 20)
+    assert later.startswith(first[:10]), "the draft streams in, growing"
+    page.screenshot(path=str(SHOTS / "progress-note.png"))
+    stop_and_check_it_stays_stopped(page, "note-stop", "note-output")
+    box = page.locator("#note-output textarea")
+    box.fill("Subjective: Client reports better sleep.\nPlan: weekly.")
+    assert text_of(page, "note-output").startswith("Subjective: Client reports better sleep.")
+    assert page.locator("#note-output button[aria-label*='opy'], #note-output button[title*='opy']").count() >= 1
+
+
+def test_preset_with_fixed_format_locks_the_format_picker(page):
+    pick(page, "note-preset", "PT progress report / re-evaluation summary")
+    sync_api.expect(page.locator("#note-goals")).to_be_visible()
+    page.click("#note-example")
+    sync_api.expect(page.locator("#note-goals textarea")).not_to_have_value("")
+    pick(page, "note-preset", "Individual therapy note (DAP)")
+    sync_api.expect(page.locator("#note-format input")).to_have_value("DAP")
+    sync_api.expect(page.locator("#note-format input")).to_be_disabled()
+    sync_api.expect(page.locator("#note-goals")).to_be_hidden()
+
+
+def test_bad_input_gets_a_plain_message(page):
+    page.locator("#note-description textarea").fill("   ")
+    page.click("#note-draft")
+    toast = page.locator(".toast-body, [data-testid='toast-body']").first
+    toast.wait_for(timeout=15_000)
+    assert "empty" in toast.inner_text().lower()
+    assert "Traceback" not in page.inner_text("body")
+
+
+def test_prior_auth_letter(page):
+    page.get_by_role("tab", name="Prior-auth letter").click()
+    pick(page, "letter-preset", "Initial treatment request")
+    page.click("#letter-example")
+    sync_api.expect(page.locator("#letter-payer textarea, #letter-payer input").first).to_have_value("Example Health Plan")
+    page.click("#letter-draft")
+    wait_for_growth(page, "letter-output", 40)
+    page.screenshot(path=str(SHOTS / "prior-auth-letter.png"))
+    stop_and_check_it_stays_stopped(page, "letter-stop", "letter-output")
+
+
+def test_chat_two_turns_then_clear(page):
+    page.get_by_role("tab", name="Chat").click()
+    bot = page.locator("#chat-log .message.bot, #chat-log [data-testid='bot']")
+    for text in ("Write a one-line reminder about Tuesday's appointment.", "Make it friendlier."):
+        before = bot.count()
+        page.locator("#chat-message textarea").fill(text)
+        page.click("#chat-send")
+        deadline = time.monotonic() + 90
+        while bot.count() <= before and time.monotonic() < deadline:
+            time.sleep(0.2)
+        page.wait_for_function("() => !document.querySelector('#chat-log .pending, #chat-log .generating')", timeout=90_000)
+    assert bot.count() >= 2
+    page.screenshot(path=str(SHOTS / "chat.png"))
+    page.click("#chat-clear")
+    page.wait_for_function("() => document.querySelectorAll('#chat-log .message').length === 0", timeout=10_000)
+
+
+def test_presets_tab_live_check_save_and_use(page):
+    page.get_by_role("tab", name="Presets").click()
+    pick(page, "preset-kind", "Progress note")
+    page.click("#preset-new")
+    page.wait_for_function("() => document.querySelector('#preset-status').innerText.includes('Valid')", timeout=10_000)
+    assert "Your text, as the model gets it" in page.locator("#preset-preview textarea").input_value()
+    editor = page.locator("#preset-editor .cm-content")
+    editor.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.insert_text("schema_version: 1\nid: my-quick-note\nkind: progress_note\ntitle: My quick note\n"
+                              "description: Short.\nsystem_prompt: Be brief.\ntemplate: $descripton\n")
+    page.wait_for_function("() => document.querySelector('#preset-status').innerText.includes('Not valid')", timeout=10_000)
+    assert "$descripton" in page.locator("#preset-status").inner_text()
+    page.keyboard.press("Control+A")
+    page.keyboard.insert_text("schema_version: 1\nid: my-quick-note\nkind: progress_note\ntitle: My quick note\n"
+                              "description: Short.\nsystem_prompt: Be brief.\ntemplate: $description\n"
+                              "example:\n  description: A short session.\n")
+    page.wait_for_function("() => document.querySelector('#preset-status').innerText.includes('Valid')", timeout=10_000)
+    page.click("#preset-save")
+    page.wait_for_function("() => document.querySelector('#preset-message').innerText.includes('Saved')", timeout=10_000)
+    page.screenshot(path=str(SHOTS / "presets.png"))
+    page.get_by_role("tab", name="Progress note").click()
+    pick(page, "note-preset", "My quick note")
+
+
+def test_settings_profile_is_saved(page, app_url):
+    _, home = app_url
+    page.get_by_role("tab", name="Settings").click()
+    page.locator("#profile-name textarea, #profile-name input").first.fill("Riverside Therapy Group")
+    page.locator("#profile-signature textarea").fill("Alex Rivera, PT, DPT")
+    page.click("#profile-save")
+    page.wait_for_function("() => document.querySelector('#profile-saved').innerText.includes('Saved')", timeout=10_000)
+    assert "Riverside Therapy Group" in (home / "profile.json").read_text()
+    page.screenshot(path=str(SHOTS / "settings.png"))
+
+
+def test_help_tab_at_small_screen(page):
+    page.set_viewport_size({"width": 1280, "height": 720})
+    page.get_by_role("tab", name="Help").click()
+    assert "How to use the assistant" in page.locator("#help-text").inner_text()
