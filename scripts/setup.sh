@@ -29,6 +29,14 @@ if [[ ! -x .venv/bin/python ]]; then
 fi
 PY=.venv/bin/python
 
+if [[ $DEV == 1 ]] && ! command -v chromium >/dev/null 2>&1; then
+  # The browser tests use Debian's Chromium; install it where we may, else say how.
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null
+  else
+    echo "Note: the browser tests need Chromium: sudo apt-get install chromium (they are skipped without it)."
+  fi
+fi
 stamp=".venv/.setup-$DEV"
 want="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)"
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
