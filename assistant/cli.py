@@ -35,6 +35,14 @@ def build_parser() -> argparse.ArgumentParser:
     psub.add_parser("list", help="list the presets in use")
     validate = psub.add_parser("validate", help="check preset files; exits non-zero on problems")
     validate.add_argument("dir", nargs="?", default=None, help="folder to check (default: shipped and your own)")
+    add_system_commands(sub)
+    check = sub.add_parser("check-draft", help="check a draft against what was typed: unsupported facts, sections, codes")
+    check.add_argument("--input", required=True, metavar="FIELDS.json", help="JSON object: each field you filled, to its text")
+    check.add_argument("--draft", required=True, metavar="DRAFT.txt", help="the draft to check (UTF-8 text)")
+    check.add_argument("--kind", choices=("note", "letter"), default=None, help="default: guessed from the fields")
+    check.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_audit_commands(sub)
+    add_user_commands(sub)
     return parser
 
 
@@ -55,9 +63,22 @@ def say(text: str) -> None:
         print(text, file=stream, flush=True)
 
 
+def empty_temp(folder: Path) -> None:
+    """The app's own temporary folder (Gradio's uploads and downloads) is emptied at start and exit."""
+    import shutil
+
+    if folder.is_dir():
+        for child in folder.iterdir():
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                child.unlink(missing_ok=True)
+
+
 def cmd_serve(config: Config, args: argparse.Namespace) -> int:
     from assistant.services import build_services, load_backend
 
+    empty_temp(config.paths.tmp)
     backend = load_backend(config, args.model, progress=say)
     services = build_services(config, backend)
     from assistant.ui.app import build_app
@@ -71,7 +92,16 @@ def cmd_serve(config: Config, args: argparse.Namespace) -> int:
 
     port = args.port if args.port is not None else config.settings.port
     say("Starting the assistant on this computer only (127.0.0.1) ...")
-    serve(build_app(services), port, on_ready=ready)
+    from assistant.accounts import AccountStore
+
+    if services.audit:
+        services.audit.record("app_started", model=services.model.name)
+    try:
+        serve(build_app(services), port, on_ready=ready, accounts=AccountStore(config.paths.root), audit=services.audit)
+    finally:
+        if services.audit:
+            services.audit.record("app_stopped")
+        empty_temp(config.paths.tmp)
     say("The assistant has stopped.")
     return 0
 
@@ -108,17 +138,193 @@ def cmd_presets(config: Config, args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+# -- doctor, models, support-bundle ---------------------------------------------------------
+
+SYSTEM_COMMANDS = ("doctor", "models", "support-bundle")
+
+
+def add_system_commands(sub: argparse._SubParsersAction) -> None:
+    doctor = sub.add_parser("doctor", help="check this computer's hardware and what model size it can run")
+    doctor.add_argument("--json", action="store_true", help="print the full report as JSON (for vendors)")
+    models = sub.add_parser("models", help="list, add or choose models")
+    msub = models.add_subparsers(dest="models_command", required=True)
+    msub.add_parser("list", help="list the installed models")
+    add = msub.add_parser("add", help="check a model folder and install it; exits non-zero on problems")
+    add.add_argument("path", help="the model folder (config.json, tokenizer, .safetensors weights)")
+    add.add_argument("--copy", action="store_true", help="copy it into the assistant's data folder")
+    add.add_argument("--name", default=None, help="name to list it under (default: the folder name)")
+    add.add_argument("--manifest", default=None, help="SHA-256 manifest to verify (default: SHA256SUMS in the folder)")
+    add.add_argument("--force", action="store_true", help="install even if it may not fit in memory")
+    use = msub.add_parser("use", help="use this model from the next start")
+    use.add_argument("name", help="a name from 'assistant models list' ('demo' for the demo model)")
+    bundle = sub.add_parser("support-bundle", help="write a zip for your vendor (no patient information)")
+    bundle.add_argument("out", help="the zip file to write, e.g. support.zip")
+
+
+def cmd_doctor(config: Config, args: argparse.Namespace) -> int:
+    import json
+
+    from assistant import doctor
+
+    report = doctor.gather(config)
+    say(json.dumps(report, indent=2) if args.json else doctor.render_text(report))
+    return 0
+
+
+def cmd_models(config: Config, args: argparse.Namespace) -> int:
+    from assistant import models
+
+    if args.models_command == "list":
+        active = models.active_name(config)
+        for entry in models.list_models(config):
+            size = f"{models.size_words(entry.parameters)} parameters, " if entry.parameters else ""
+            need = f"about {models.gib(entry.estimate_4bit_bytes)} in 4-bit" if entry.estimate_4bit_bytes else "built in"
+            mark = "*" if entry.name == active else " "
+            say(f"{mark} {entry.name:32} {entry.family:16} {size}{need}  {entry.path}")
+        return 0
+    if args.models_command == "use":
+        entry = models.find_model(config, args.name)
+        config.settings.model_path = None if entry.builtin else entry.path
+        config.settings.save(config.paths)
+        say(f"The assistant will use {entry.name} from its next start.")
+        return 0
+    from assistant import doctor
+    from assistant.errors import ModelError
+
+    source = Path(args.path).expanduser()
+    say(f"Checking {source} ...")
+    try:
+        room = doctor.available_for_model(doctor.gather())
+        entry = models.add_model(
+            config, source, copy=args.copy, name=args.name, force=args.force,
+            manifest=Path(args.manifest).expanduser() if args.manifest else None, available_bytes=room,
+        )
+    except ModelError as exc:
+        say(f"{source}: refused: {exc.message}")
+        return 1
+    checked = f", {entry.verified_files} files verified against the SHA-256 manifest" if entry.verified_files else ""
+    say(f"Installed {entry.name}: {entry.family}, {models.size_words(entry.parameters)} parameters, "
+        f"about {models.gib(entry.estimate_4bit_bytes)} in 4-bit{checked}. "
+        f"Use it with: assistant models use {entry.name}  (or the System tab)")
+    return 0
+
+
+def cmd_support_bundle(config: Config, args: argparse.Namespace) -> int:
+    from assistant.support import make_bundle
+
+    summary = make_bundle(config, Path(args.out))
+    say(f"Wrote {summary['path']} ({len(summary['files'])} files, no patient information). "
+        "Send it to your vendor.")
+    return 0
+
+
+# -- audit -----------------------------------------------------------------------------------
+
+
+def add_audit_commands(sub: argparse._SubParsersAction) -> None:
+    audit = sub.add_parser("audit", help="check or export the audit log")
+    asub = audit.add_subparsers(dest="audit_command", required=True)
+    asub.add_parser("verify", help="check the hash chain; exits non-zero and names the first broken record")
+    export = asub.add_parser("export", help="write the audit log as CSV for a compliance review")
+    export.add_argument("--csv", required=True, help="the CSV file to write")
+
+
+def add_user_commands(sub: argparse._SubParsersAction) -> None:
+    users = sub.add_parser("users", help="staff accounts for shared computers (off until the first is added)")
+    usub = users.add_subparsers(dest="users_command", required=True)
+    usub.add_parser("list", help="list the accounts")
+    add = usub.add_parser("add", help="add an account (asks for its password)")
+    add.add_argument("name")
+    add.add_argument("--admin", action="store_true", help="may manage other accounts")
+    for verb, text in (("remove", "remove an account"), ("unlock", "unlock a locked account"),
+                       ("passwd", "set a new password (asks for it)")):
+        usub.add_parser(verb, help=text).add_argument("name")
+
+
+def _read_password() -> str:
+    import getpass
+
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Same password again: ") != first:
+        raise AssistantError("The two passwords differ. Nothing was changed.")
+    return first
+
+
+def cmd_users(config: Config, args: argparse.Namespace) -> int:
+    from assistant.accounts import AccountStore
+    from assistant.audit import AuditLog
+
+    store = AccountStore(config.paths.root)
+    audit = AuditLog(config.paths.root / "audit")
+    if args.users_command == "list":
+        rows = store.names()
+        for name, role, locked in rows:
+            say(f"{name:24} {role:6} {'locked' if locked else ''}")
+        if not rows:
+            say("No staff accounts: anyone with the launch link can use the assistant. Add one with: assistant users add NAME --admin")
+        return 0
+    if args.users_command == "add":
+        store.add(args.name, _read_password(), "admin" if args.admin else "staff")
+        audit.record("user_added", detail=f"{args.name} ({'admin' if args.admin else 'staff'})")
+        say(f"Added {args.name}. Staff now sign in at the start of each session.")
+    elif args.users_command == "remove":
+        store.remove(args.name)
+        audit.record("user_removed", detail=args.name)
+        say(f"Removed {args.name}.")
+    elif args.users_command == "unlock":
+        store.unlock(args.name)
+        say(f"Unlocked {args.name}.")
+    else:
+        store.set_password(args.name, _read_password())
+        audit.record("password_changed", detail=args.name)
+        say(f"Set a new password for {args.name}.")
+    return 0
+
+
+def cmd_audit(config: Config, args: argparse.Namespace) -> int:
+    from assistant import audit
+
+    folder = config.paths.root / "audit"
+    if args.audit_command == "verify":
+        problems = audit.verify(folder)
+        for problem in problems:
+            say(f"audit.jsonl: {problem}")
+        if problems:
+            say("The audit log has been changed or damaged since it was written. Keep this copy and tell your vendor.")
+            return 1
+        say("audit.jsonl: the audit log is intact.")
+        return 0
+    count = audit.export_csv(folder, Path(args.csv).expanduser())
+    say(f"Wrote {count} audit records to {args.csv}.")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in ("serve", "presets", "-h", "--help", "--version"):
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    if not argv or argv[0] not in (*commands, "-h", "--help", "--version"):
         argv = ["serve", *argv]  # plain `assistant` behaves as a double-click
-    args = build_parser().parse_args(argv)
+    args = parser.parse_args(argv)
     try:
         config = Config.load()
         lockdown(config.paths.tmp)
         setup_logging(config.paths.logs)
+        if args.command == "check-draft":
+            from assistant.checks.command import cmd_check_draft
+
+            return cmd_check_draft(config, args)
         if args.command == "presets":
             return cmd_presets(config, args)
+        if args.command == "audit":
+            return cmd_audit(config, args)
+        if args.command == "users":
+            return cmd_users(config, args)
+        if args.command in SYSTEM_COMMANDS:
+            handler = {"doctor": cmd_doctor, "models": cmd_models, "support-bundle": cmd_support_bundle}
+            return handler[args.command](config, args)
         return cmd_serve(config, args)
     except AssistantError as exc:
         say(f"Problem: {exc.message}")

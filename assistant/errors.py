@@ -3,7 +3,8 @@ plain-language messages. Every message says what happened and what to do next.
 
     AssistantError                 base; ``message`` is safe to show to a user
     ├── InputError                 what the user typed cannot be used as it is
-    │   └── InputTooLong           longer than a field allows or the model can read
+    │   ├── InputTooLong           longer than a field allows or the model can read
+    │   └── ExportError            an approved draft could not be written to a file
     ├── PresetError                a preset file is broken (names the file and field)
     ├── ModelError                 anything about the language model
     │   ├── ModelNotFound          no model folder where one was expected
@@ -35,6 +36,11 @@ class InputError(AssistantError):
 
 class InputTooLong(InputError):
     """Raised when input exceeds a field's limit or the model's reading window."""
+
+
+class ExportError(InputError):
+    """Raised when an export cannot be written (disk full, folder not writable) or
+    a PDF font lacks some of the text's characters; the caller keeps the text."""
 
 
 class PresetError(AssistantError):

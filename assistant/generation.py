@@ -6,6 +6,11 @@ message instead of cutting text silently), waits its turn on one lock so two
 staff never run two generations on one GPU at once, and registers a stop event
 per session so the Stop button really stops the model.
 
+``Engine.switch`` changes the model without restarting the app: it refuses new
+requests, waits for the running generation, frees the old model, then loads
+the new one (one model in memory at a time). If the new one fails to load, the
+previous one is loaded again when possible.
+
 It logs ids, sizes and timings, never text.
 """
 
@@ -15,11 +20,11 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 
-from assistant.backends import Backend, GenerationSettings, Message
-from assistant.errors import InputTooLong
+from assistant.backends import Backend, GenerationSettings, Message, ModelInfo
+from assistant.errors import InputTooLong, ModelBusy, ModelNotFound
 
 log = logging.getLogger(__name__)
 
@@ -27,17 +32,88 @@ MIN_ANSWER_TOKENS = 128  # a draft needs at least this much room to be useful
 WORDS_PER_TOKEN = 0.75
 
 
+class NoModel:
+    """Stands in while a model is being changed, or after a switch left no model loaded."""
+
+    def __init__(self, message: str, name: str = "(none)") -> None:
+        self.message = message
+        self.info = ModelInfo(name=name, device="-", precision="-", context_window=0)
+
+    def count_tokens(self, messages: list[Message]) -> int:
+        raise ModelNotFound(self.message)
+
+    def stream(self, messages: list[Message], settings: GenerationSettings, stop: threading.Event) -> Iterator[str]:
+        raise ModelNotFound(self.message)
+
+
+def _close(backend: Backend) -> None:
+    close = getattr(backend, "close", None)
+    if close is not None:
+        close()
+
+
 class Engine:
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
         self._turn = threading.Lock()
         self._guard = threading.Lock()
+        self._switch = threading.Lock()
         self._stops: dict[str, threading.Event] = {}
         self.generations = 0
+        self.switching = False
 
     @property
     def busy(self) -> bool:
         return self._turn.locked()
+
+    def switch(
+        self,
+        load: Callable[[], Backend],
+        *,
+        restore: Callable[[], Backend] | None = None,
+        waiting: Callable[[], None] | None = None,
+    ) -> Backend:
+        """Swap the model: wait for the running generation, free the old model, load the new one.
+
+        ``restore`` reloads the previous model if ``load`` fails; the load's error is re-raised
+        either way. ``waiting`` is called once if a generation is still running.
+        """
+        with self._switch:
+            self.switching = True
+            try:
+                if not self._turn.acquire(blocking=False):
+                    if waiting is not None:
+                        waiting()
+                    self._turn.acquire()
+                try:
+                    old = self.backend
+                    self.backend = NoModel("The model is being changed. Try again in a minute.", old.info.name)
+                    _close(old)
+                    start = time.perf_counter()
+                    try:
+                        self.backend = load()
+                    except BaseException:
+                        self.backend = self._restore(restore)
+                        raise
+                    log.info("model switched in %.1fs", time.perf_counter() - start)
+                    return self.backend
+                finally:
+                    self._turn.release()
+            finally:
+                self.switching = False
+
+    @staticmethod
+    def _restore(restore: Callable[[], Backend] | None) -> Backend:
+        message = "No model is loaded. Open the System tab and choose a model."
+        if restore is None:
+            return NoModel(message)
+        try:
+            backend = restore()
+            log.info("previous model restored after a failed switch")
+            return backend
+        except Exception as exc:  # noqa: BLE001 - reported as "no model", never raised over the first error
+            log.error("previous model could not be restored: %s", type(exc).__name__)
+            return NoModel(message)
 
     def fit(self, messages: list[Message], settings: GenerationSettings) -> GenerationSettings:
         """Return settings whose answer length fits the window, or refuse the input."""
@@ -60,6 +136,10 @@ class Engine:
         self, messages: list[Message], settings: GenerationSettings, session: str = "", kind: str = "-"
     ) -> Iterator[str]:
         """Yield text pieces of the model's answer. Closing the generator stops the model."""
+        if self.switching:
+            raise ModelBusy("The assistant is changing its model. Try again in a minute.")
+        backend = self.backend
+        asked = settings
         settings = self.fit(messages, settings)
         stop = threading.Event()
         session = session or uuid.uuid4().hex
@@ -77,8 +157,11 @@ class Engine:
                     outcome = "stopped-while-waiting"
                     return
             try:
+                if self.backend is not backend:  # the model changed while this request waited
+                    backend = self.backend
+                    settings = self.fit(messages, asked)
                 self.generations += 1
-                for piece in self.backend.stream(messages, settings, stop):
+                for piece in backend.stream(messages, settings, stop):
                     pieces += 1
                     chars += len(piece)
                     yield piece

@@ -45,6 +45,7 @@ _LOCAL_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loop
 _lock = threading.Lock()
 _blocked: list[str] = []
 _guard_installed = False
+_listeners: list = []
 
 
 def is_loopback(host: str | None) -> bool:
@@ -97,7 +98,13 @@ def _audit(event: str, args: tuple) -> None:
 def _refuse(what: str) -> None:
     with _lock:
         _blocked.append(what)
+        listeners = list(_listeners)
     log.warning("blocked an outbound network attempt (%s)", what)
+    for listener in listeners:
+        try:
+            listener(what)
+        except Exception:  # noqa: BLE001 - a listener must never stop the refusal
+            log.error("blocked-attempt listener failed")
     raise NetworkRefused(
         "A connection outside this computer was blocked; the assistant works offline only."
     )
@@ -111,6 +118,13 @@ def install_egress_guard() -> None:
             return
         _guard_installed = True
     sys.addaudithook(_audit)
+
+
+def on_blocked(listener) -> None:  # noqa: ANN001 - Callable[[str], None]
+    """Call ``listener(destination)`` after each refused attempt (the audit log uses it).
+    One listener per process: a new one replaces the old."""
+    with _lock:
+        _listeners[:] = [listener]
 
 
 def blocked_attempts() -> list[str]:

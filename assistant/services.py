@@ -11,13 +11,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from assistant import demo_model
+from assistant import demo_model, privacy
+from assistant.audit import AuditLog
 from assistant.backends import Backend
 from assistant.config import Config
 from assistant.generation import Engine
 from assistant.preset_store import load_library
 from assistant.presets import PresetLibrary
 from assistant.profile import PracticeProfile, load_profile
+from assistant.storage import DraftStore
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,8 @@ class Services:
     engine: Engine
     notices: list[str] = field(default_factory=list)
     profile: PracticeProfile = field(default_factory=PracticeProfile)
+    audit: AuditLog | None = None
+    drafts: DraftStore | None = None
 
     def reload_presets(self) -> PresetLibrary:
         """Re-read every preset layer (after the user saved, deleted or imported one)."""
@@ -40,21 +44,64 @@ class Services:
         return self.engine.backend.info
 
 
-def load_backend(config: Config, model_path: str | None, progress: Callable[[str], None] = print) -> Backend:
-    """Load the model the practice chose, or the built-in demo model."""
+def quantized_dir(config: Config) -> Path:
+    """Where 4-bit copies are saved after a model's first 4-bit load (never the model folder)."""
+    return config.paths.root / "cache" / "quantized"
+
+
+def load_model(
+    config: Config,
+    path: str | None,
+    progress: Callable[[str], None] = print,
+    stage: Callable[[float, str], None] | None = None,
+) -> Backend:
+    """Load the model folder at ``path``, or the built-in demo model when ``path`` is None."""
     from assistant.backends import hf  # the only torch importer, imported on demand
 
     precision = config.settings.cpu_precision
-    path = model_path or config.settings.model_path
+    cache = quantized_dir(config)
     if path:
         progress(f"Loading the model from {path} ...")
-        return hf.TransformersBackend.load(Path(path).expanduser(), cpu_precision=precision)
+        return hf.TransformersBackend.load(Path(path).expanduser(), cpu_precision=precision, cache_dir=cache, stage=stage)
     folder = config.paths.demo_model
     if not demo_model.is_converted(folder):
         progress("Preparing the built-in demo model (first start only, about half a minute) ...")
         hf.convert_gguf(demo_model.find_demo_gguf(), folder)
     progress("Loading the demo model ...")
-    return hf.TransformersBackend.load(folder, cpu_precision=precision, is_demo=True)
+    return hf.TransformersBackend.load(folder, cpu_precision=precision, is_demo=True, cache_dir=cache, stage=stage)
+
+
+def load_backend(config: Config, model_path: str | None, progress: Callable[[str], None] = print) -> Backend:
+    """Load the model the practice chose, or the built-in demo model."""
+    return load_model(config, model_path or config.settings.model_path, progress)
+
+
+def switch_model(
+    services: Services,
+    path: str | None,
+    stage: Callable[[float, str], None] | None = None,
+) -> Backend:
+    """Change the running model (None: the demo model) and remember the choice in settings.json.
+
+    If the new model fails, the previous one is loaded again and the error is raised.
+    """
+    config = services.config
+    previous = config.settings.model_path
+    tell = stage or (lambda fraction, words: None)
+    quiet = lambda text: None  # noqa: E731 - the stages carry the progress here
+
+    backend = services.engine.switch(
+        lambda: load_model(config, path, quiet, stage),
+        restore=lambda: load_model(config, previous, quiet),
+        waiting=lambda: tell(0.01, "Waiting for the draft being written to finish"),
+    )
+    config.settings.model_path = path
+    config.settings.save(config.paths)
+    services.notices[:] = [n for n in services.notices if n != demo_model.DEMO_NOTICE]
+    if backend.info.is_demo:
+        services.notices.insert(0, demo_model.DEMO_NOTICE)
+    log.info("model switched to %s", backend.info.name)
+    return backend
 
 
 def build_services(config: Config, backend: Backend) -> Services:
@@ -67,7 +114,14 @@ def build_services(config: Config, backend: Backend) -> Services:
             f"{len(presets.warnings)} problem(s) in preset files: those presets were skipped. "
             "The Presets tab lists them."
         )
+    audit = AuditLog(config.paths.root / "audit")
+    privacy.on_blocked(lambda where: audit.record("outbound_blocked", detail=where))
+    drafts = DraftStore(config.paths.root)
+    purged = drafts.purge_expired()
+    if purged:
+        audit.record("drafts_purged", detail=f"{purged} drafts older than {drafts.retention_days} days")
+    audit.record("model_loaded", model=backend.info.name, detail=f"{backend.info.device}; {backend.info.precision}")
     return Services(
         config=config, presets=presets, engine=Engine(backend), notices=notices,
-        profile=load_profile(config.paths.root),
+        profile=load_profile(config.paths.root), audit=audit, drafts=drafts,
     )

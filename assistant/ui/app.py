@@ -6,7 +6,17 @@ import gradio as gr
 
 from assistant.privacy import blocked_attempts
 from assistant.services import Services
-from assistant.ui import chat_tab, help_tab, letter_tab, notes_tab, presets_tab, settings_tab
+from assistant.ui import (
+    accounts_panel,
+    chat_tab,
+    help_tab,
+    letter_tab,
+    notes_tab,
+    presets_tab,
+    settings_tab,
+    system_tab,
+)
+from assistant.ui.common import user_of
 
 # System fonts only: the page must load nothing from outside this computer.
 THEME = gr.themes.Soft(
@@ -21,8 +31,8 @@ footer {display: none !important}
 """
 
 
-def status_text(services: Services) -> str:
-    """One plain line: private, what was blocked, which model on what."""
+def status_text(services: Services, user: str = "") -> str:
+    """One plain line: private, what was blocked, which model on what (and who is signed in)."""
     info = services.model
     blocked = len(blocked_attempts())
     model = "the small demo model (for trying only)" if info.is_demo else info.name
@@ -30,6 +40,7 @@ def status_text(services: Services) -> str:
     return (
         f"**Private** — running on this computer only · {blocked} connection"
         f"{'' if blocked == 1 else 's'} to the internet blocked · Using {model} on {where}"
+        + (f" · Signed in as **{user}** · [Sign out](/logout)" if user else "")
     )
 
 
@@ -67,12 +78,16 @@ def build_app(services: Services) -> gr.Blocks:
                 presets_tab.build(services, pickers)
             with gr.Tab("Settings", id="settings") as settings_page:
                 profile_fields, load_profile_fields = settings_tab.build(services)
+                _, (show_accounts, account_outputs) = accounts_panel.build(services)
             # Refill from the saved profile whenever the tab opens (the welcome box may have changed it).
             settings_page.select(load_profile_fields, None, profile_fields, queue=False, api_visibility="private")
+            with gr.Tab("System", id="system"):
+                system_tab.build(services)
             with gr.Tab("Help", id="help"):
                 help_tab.build(services)
-        app.load(
-            lambda: (status_text(services), details_text(services)), None, [status, details],
-            queue=False, api_visibility="private",
-        )
+        def refresh(request: gr.Request):
+            return status_text(services, user_of(request)), details_text(services)
+
+        app.load(refresh, None, [status, details], queue=False, api_visibility="private")
+        app.load(show_accounts, None, account_outputs, queue=False, api_visibility="private")
     return app

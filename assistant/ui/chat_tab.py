@@ -6,7 +6,7 @@ import gradio as gr
 
 from assistant.documents.chat import chat_messages
 from assistant.services import Services
-from assistant.ui.common import MODEL_QUEUE, guarded, preset_choices, session_of, settings_of, stopper
+from assistant.ui.common import MODEL_QUEUE, guarded, model_stream, preset_choices, stopper
 
 
 def build(services: Services) -> gr.Dropdown:
@@ -37,7 +37,7 @@ def build(services: Services) -> gr.Dropdown:
         messages = chat_messages(chosen, history, text, services.profile.name)
         shown = [*history, {"role": "user", "content": text}]
         answer = ""
-        stream = services.engine.stream(messages, settings_of(chosen), session_of(request), kind="chat")
+        stream = model_stream(services, messages, chosen, request)
         try:
             yield [*shown, {"role": "assistant", "content": ""}], ""
             for piece in stream:

@@ -10,6 +10,7 @@ from typing import Any
 
 import gradio as gr
 
+from assistant.audit import audited
 from assistant.backends import GenerationSettings
 from assistant.errors import AssistantError, where_failed
 from assistant.presets import Preset
@@ -67,6 +68,24 @@ def accumulate(pieces: Iterator[str]) -> Iterator[str]:
         close = getattr(pieces, "close", None)
         if close:
             close()
+
+
+def model_stream(services: Any, messages: list, preset: Preset, request: gr.Request | None) -> Iterator[str]:
+    """The engine's stream for this person, recorded in the audit log (hashes and counts, no text)."""
+    stream = services.engine.stream(messages, settings_of(preset), session_of(request), kind=preset.kind)
+    tokens_in = services.engine.backend.count_tokens(messages)
+    return audited(
+        stream, services.audit, kind=preset.kind, preset=preset.id, model=services.model.name,
+        tokens_in=tokens_in, user=user_of(request),
+    )
+
+
+def user_of(request: gr.Request | None) -> str:
+    """The signed-in staff member's name, or "" when accounts are off."""
+    if request is None:
+        return ""
+    headers = getattr(request, "headers", None) or {}
+    return str(headers.get("x-assistant-user", "") or "")
 
 
 def preset_choices(presets: list[Preset]) -> list[tuple[str, str]]:

@@ -6,36 +6,80 @@
 3. Launch token, as Jupyter does: ``?token=`` on the first visit sets an
    HttpOnly, SameSite=Strict cookie and redirects to the clean URL; scripts send
    ``Authorization: Bearer <token>``. Anything else gets 401.
+4. Staff accounts, when any exist: browsers also need a signed-in session
+   (``/login``, ``/logout``; ``/session`` answers whether it is still alive),
+   which ends after idle time. The signed-in name reaches handlers in the
+   ``x-assistant-user`` header, which callers cannot set themselves.
 """
 
 from __future__ import annotations
 
 import hmac
+import html
+import json
+import threading
+import time
 from collections.abc import Awaitable, Callable
 from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+from assistant.accounts import AccountStore, AuthError, Sessions
+from assistant.audit import AuditLog
+
 COOKIE = "assistant_token"
+SESSION_COOKIE = "assistant_session"
+USER_HEADER = b"x-assistant-user"
+MAX_LOGIN_BODY = 4096
+LOGINS_PER_MINUTE = 20
 Scope = dict[str, Any]
 ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
 
-_DENIED_401 = (
-    "<!doctype html><meta charset=utf-8><title>Practice Assistant</title>"
-    "<body style='font-family:system-ui,sans-serif;max-width:40em;margin:4em auto'>"
-    "<h1>Please open the assistant from its icon</h1>"
-    "<p>This page needs the private link the assistant opens for you. Close this tab and "
-    "start the assistant from its desktop icon, or use the link it printed when it started.</p>"
+PAGE = (
+    "<!doctype html><html lang=en><meta charset=utf-8><meta name=viewport content='width=device-width'>"
+    "<title>Practice Assistant</title><body style='font-family:system-ui,sans-serif;max-width:30em;"
+    "margin:4em auto;padding:0 1em;line-height:1.5'>{body}</body></html>"
+)
+_DENIED_401 = PAGE.format(
+    body="<h1>Please open the assistant from its icon</h1><p>This page needs the private link the "
+    "assistant opens for you. Close this tab and start the assistant from its desktop icon, or use "
+    "the link it printed when it started.</p>"
+)
+# On the app page when accounts are on: back to the sign-in page once the session has ended.
+IDLE_SCRIPT = (
+    "<script>setInterval(function(){fetch('/session',{credentials:'same-origin'}).then(function(r){"
+    "if(r.status===401){window.location.href='/login?expired=1';}});},20000);</script>"
 )
 
 
+def login_page(message: str = "") -> str:
+    note = f"<p role=alert style='color:#b91c1c'>{html.escape(message)}</p>" if message else ""
+    return PAGE.format(
+        body="<h1>Sign in</h1><p>Sign in with your own staff account.</p>" + note
+        + "<form method=post action=/login><p><label>User name<br><input name=username autocomplete=username "
+        "required autofocus style='font-size:1.1em;width:100%'></label></p><p><label>Password<br>"
+        "<input name=password type=password autocomplete=current-password required "
+        "style='font-size:1.1em;width:100%'></label></p><p><button type=submit "
+        "style='font-size:1.1em;padding:.5em 2em'>Sign in</button></p></form>"
+        "<p style='color:#555'>Forgot your password? Ask the practice's admin to set a new one.</p>"
+    )
+
+
 class LaunchGuard:
-    def __init__(self, app: ASGIApp, token: str, port: int) -> None:
+    def __init__(
+        self, app: ASGIApp, token: str, port: int, *, accounts: AccountStore | None = None,
+        sessions: Sessions | None = None, audit: AuditLog | None = None,
+    ) -> None:
         self.app = app
         self.token = token
         self.port = port
         self.hosts = {f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"}
         self.origins = {f"http://{h}" for h in self.hosts}
+        self.accounts = accounts
+        self.sessions = sessions or Sessions()
+        self.audit = audit
+        self._logins: list[float] = []
+        self._login_lock = threading.Lock()
 
     def _valid(self, candidate: str | None) -> bool:
         return bool(candidate) and hmac.compare_digest(candidate.encode(), self.token.encode())
@@ -44,52 +88,125 @@ class LaunchGuard:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        raw_headers = [(k, v) for k, v in scope.get("headers", []) if k.lower() != USER_HEADER]
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in raw_headers}
+        method = scope.get("method", "GET")
         if headers.get("host", "").lower() not in self.hosts:
             await _respond(send, scope, 403, "This address is not allowed. Open the assistant from its icon.")
             return
         origin = headers.get("origin")
-        if origin and origin.lower() not in self.origins and scope.get("method", "GET") not in ("GET", "HEAD"):
+        if origin and origin.lower() not in self.origins and method not in ("GET", "HEAD"):
             await _respond(send, scope, 403, "Requests from other web sites are refused.")
             return
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
-        cookie = SimpleCookie()
-        try:
-            cookie.load(headers.get("cookie", ""))
-        except Exception:  # a malformed cookie header is just not a credential
-            cookie = SimpleCookie()
+        cookies = _cookies(headers.get("cookie", ""))
         bearer = headers.get("authorization", "")
         bearer = bearer[7:].strip() if bearer.lower().startswith("bearer ") else None
-        if self._valid(query.get("token")) and scope["type"] == "http" and scope.get("method") == "GET":
+        if self._valid(query.get("token")) and scope["type"] == "http" and method == "GET":
             rest = {k: v for k, v in query.items() if k != "token"}
             location = scope.get("path", "/") + ("?" + urlencode(rest) if rest else "")
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 303,
-                    "headers": [
-                        (b"location", location.encode("latin-1")),
-                        (
-                            b"set-cookie",
-                            f"{COOKIE}={self.token}; HttpOnly; SameSite=Strict; Path=/".encode(),
-                        ),
-                        (b"cache-control", b"no-store"),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": b""})
+            await _redirect(send, location, f"{COOKIE}={self.token}; HttpOnly; SameSite=Strict; Path=/")
             return
-        morsel = cookie.get(COOKIE)
-        if self._valid(bearer) or self._valid(morsel.value if morsel else None):
-            await self.app(scope, receive, send)
+        if self._valid(bearer):  # a script started by whoever holds the launch token
+            await self.app({**scope, "headers": raw_headers}, receive, send)
             return
-        await _respond(send, scope, 401, _DENIED_401, html=True)
+        if not self._valid(cookies.get(COOKIE)):
+            await _respond(send, scope, 401, _DENIED_401, html_page=True)
+            return
+        if self.accounts is None or not self.accounts.enabled:
+            await self.app({**scope, "headers": raw_headers}, receive, send)
+            return
+        await self._with_account(scope, receive, send, raw_headers, cookies)
+
+    async def _with_account(self, scope: Scope, receive: Callable, send: Callable, raw_headers: list,
+                            cookies: dict[str, str]) -> None:
+        path, method = scope.get("path", "/"), scope.get("method", "GET")
+        sid = cookies.get(SESSION_COOKIE)
+        if scope["type"] == "http" and path == "/login":
+            if method == "POST":
+                await self._login(receive, send)
+            else:
+                expired = "expired" in scope.get("query_string", b"").decode("latin-1")
+                await _respond(send, scope, 200, login_page("You were signed out after a while without use." if expired else ""), html_page=True)
+            return
+        if scope["type"] == "http" and path == "/logout":
+            user = self.sessions.end(sid)
+            if user and self.audit:
+                self.audit.record("logout", user=user)
+            await _redirect(send, "/login", f"{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0")
+            return
+        if scope["type"] == "http" and path == "/session":
+            user = self.sessions.user(sid, touch=False)
+            await _respond(send, scope, 200 if user else 401, json.dumps({"user": user}), content_type=b"application/json")
+            return
+        user = self.sessions.user(sid)
+        if user is None:
+            if scope["type"] == "http" and method == "GET" and path in ("/", ""):
+                await _redirect(send, "/login")
+            else:
+                await _respond(send, scope, 401, "Please sign in again.")
+            return
+        headers = [*raw_headers, (USER_HEADER, user.encode("latin-1", "replace"))]
+        await self.app({**scope, "headers": headers}, receive, send)
+
+    async def _login(self, receive: Callable, send: Callable) -> None:
+        with self._login_lock:
+            now = time.monotonic()
+            self._logins = [t for t in self._logins if now - t < 60]
+            flooded = len(self._logins) >= LOGINS_PER_MINUTE
+            self._logins.append(now)
+        if flooded:
+            await _respond(send, {"type": "http"}, 429, login_page("Too many sign-in attempts. Wait a minute, then try again."), html_page=True)
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if len(body) > MAX_LOGIN_BODY:
+                await _respond(send, {"type": "http"}, 413, login_page("That request was too large."), html_page=True)
+                return
+            if not message.get("more_body"):
+                break
+        form = dict(parse_qsl(body.decode("utf-8", "replace")))
+        name, password = form.get("username", "").strip(), form.get("password", "")
+        assert self.accounts is not None
+        try:
+            account = self.accounts.authenticate(name, password)
+        except AuthError as exc:
+            if self.audit:
+                locked = "locked" in exc.message
+                self.audit.record("account_locked" if locked and "Too many" in exc.message else "login_failed", user=name[:40])
+            await _respond(send, {"type": "http"}, 401, login_page(exc.message), html_page=True)
+            return
+        sid = self.sessions.start(account.name)
+        if self.audit:
+            self.audit.record("login", user=account.name)
+        await _redirect(send, "/", f"{SESSION_COOKIE}={sid}; HttpOnly; SameSite=Strict; Path=/")
 
 
-async def _respond(send: Callable, scope: Scope, status: int, text: str, html: bool = False) -> None:
+def _cookies(header: str) -> dict[str, str]:
+    jar = SimpleCookie()
+    try:
+        jar.load(header)
+    except Exception:  # noqa: BLE001 - a malformed cookie header is just not a credential
+        return {}
+    return {key: morsel.value for key, morsel in jar.items()}
+
+
+async def _redirect(send: Callable, location: str, cookie: str | None = None) -> None:
+    headers = [(b"location", location.encode("latin-1")), (b"cache-control", b"no-store")]
+    if cookie:
+        headers.append((b"set-cookie", cookie.encode("latin-1")))
+    await send({"type": "http.response.start", "status": 303, "headers": headers})
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def _respond(send: Callable, scope: Scope, status: int, text: str, html_page: bool = False,
+                   content_type: bytes | None = None) -> None:
     if scope["type"] == "websocket":
         await send({"type": "websocket.close", "code": 4403 if status == 403 else 4401})
         return
-    kind = b"text/html; charset=utf-8" if html else b"text/plain; charset=utf-8"
-    await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", kind)]})
+    kind = content_type or (b"text/html; charset=utf-8" if html_page else b"text/plain; charset=utf-8")
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", kind), (b"cache-control", b"no-store")]})
     await send({"type": "http.response.body", "body": text.encode("utf-8")})

@@ -8,7 +8,12 @@ from assistant.documents.letters import LETTER_FIELDS, LetterRequest, letter_mes
 from assistant.presets import KNOWN_FIELDS, Preset
 from assistant.services import Services
 from assistant.ui.common import (
-    MODEL_QUEUE, accumulate, guarded, preset_choices, session_of, settings_of, stopper,
+    MODEL_QUEUE,
+    accumulate,
+    guarded,
+    model_stream,
+    preset_choices,
+    stopper,
 )
 
 NAMES = list(LETTER_FIELDS)
@@ -76,11 +81,7 @@ def build(services: Services) -> gr.Dropdown:
             cpt_codes=cpt_codes, icd10_codes=icd10_codes, visits=visits, justification=justification,
             progress_to_date=progress_to_date or "", denial_details=denial_details or "", preset_id=preset_id,
         )
-        stream = services.engine.stream(
-            letter_messages(chosen, letter, services.profile), settings_of(chosen), session_of(request),
-            kind="prior_auth",
-        )
-        yield from accumulate(stream)
+        yield from accumulate(model_stream(services, letter_messages(chosen, letter, services.profile), chosen, request))
 
     def try_example(preset_id: str):
         chosen = services.presets.presets.get(preset_id)

@@ -8,7 +8,12 @@ from assistant.documents.notes import DISCIPLINES, NOTE_FORMATS, NoteRequest, no
 from assistant.presets import KNOWN_FIELDS, Preset
 from assistant.services import Services
 from assistant.ui.common import (
-    MODEL_QUEUE, accumulate, guarded, preset_choices, session_of, settings_of, stopper,
+    MODEL_QUEUE,
+    accumulate,
+    guarded,
+    model_stream,
+    preset_choices,
+    stopper,
 )
 
 NOTE_FIELDS = list(KNOWN_FIELDS["progress_note"])  # description, goals, measures
@@ -84,8 +89,7 @@ def build(services: Services) -> gr.Dropdown:
     ):
         chosen = services.presets.get(preset_id, "progress_note")
         note = NoteRequest(description, fmt, disc, preset_id, goals=goals or "", measures=measures or "")
-        stream = services.engine.stream(note_messages(chosen, note), settings_of(chosen), session_of(request), kind="progress_note")
-        yield from accumulate(stream)
+        yield from accumulate(model_stream(services, note_messages(chosen, note), chosen, request))
 
     def try_example(preset_id: str):
         chosen = services.presets.presets.get(preset_id)

@@ -18,13 +18,16 @@ import gradio as gr
 import uvicorn
 from fastapi import FastAPI
 
+from assistant.accounts import AccountStore, Sessions
+from assistant.audit import AuditLog
 from assistant.config import LOOPBACK_HOST
 from assistant.errors import NetworkRefused
 from assistant.privacy import require_loopback
 from assistant.ui.app import CSS, THEME
-from assistant.ui.guard import LaunchGuard
+from assistant.ui.guard import IDLE_SCRIPT, LaunchGuard
 
 log = logging.getLogger(__name__)
+IDLE_MINUTES = 15.0  # staff sessions end after this long without use
 
 
 def bind(port: int, host: str = LOOPBACK_HOST) -> socket.socket:
@@ -62,28 +65,31 @@ class RunningServer:
             self.thread.join(timeout=10)
 
 
-def make_asgi(blocks: gr.Blocks, port: int, token: str) -> LaunchGuard:
+def make_asgi(blocks: gr.Blocks, port: int, token: str, accounts: AccountStore | None = None,
+              audit: AuditLog | None = None) -> LaunchGuard:
     blocks.queue(default_concurrency_limit=4)
+    with_accounts = accounts is not None and accounts.enabled
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     app = gr.mount_gradio_app(
         app, blocks, path="/", server_name=LOOPBACK_HOST, server_port=port,
         footer_links=[], run_history=False, ssr_mode=False, theme=THEME, css=CSS,
         show_error=True, mcp_server=False, pwa=False, enable_monitoring=False,
-        max_file_size="5mb",
+        max_file_size="5mb", head=IDLE_SCRIPT if with_accounts else None,
     )
-    return LaunchGuard(app, token=token, port=port)
+    return LaunchGuard(app, token=token, port=port, accounts=accounts, sessions=Sessions(IDLE_MINUTES), audit=audit)
 
 
 def serve(
     blocks: gr.Blocks, port: int = 0, *, background: bool = False,
     on_ready: Callable[[RunningServer], None] | None = None,
+    accounts: AccountStore | None = None, audit: AuditLog | None = None,
 ) -> RunningServer:
     """Start serving. In the foreground this blocks until the server is stopped."""
     sock = bind(port)
     real_port = sock.getsockname()[1]
     token = secrets.token_urlsafe(24)
     config = uvicorn.Config(
-        make_asgi(blocks, real_port, token), log_level="warning", access_log=False,
+        make_asgi(blocks, real_port, token, accounts, audit), log_level="warning", access_log=False,
         server_header=False, timeout_graceful_shutdown=3, lifespan="on",
     )
     server = uvicorn.Server(config)

@@ -1,0 +1,147 @@
+"""Encrypted draft history with a retention period.
+
+Each kept draft is one file ``<data>/history/<random id>.draft``: the draft's
+text and metadata as JSON, encrypted with Fernet (AES-128-CBC + HMAC-SHA256,
+the ``cryptography`` package). The key lives in the operating system's key
+store through ``keyring`` where a real one exists, else in ``<data>/history.key``
+readable by this user only. File names carry no patient information.
+
+Writes are atomic (temporary file, fsync, rename), so a crash leaves either the
+old state or the new one. Unreadable files are reported, never fatal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import secrets
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken
+
+from assistant.errors import InputError
+
+log = logging.getLogger(__name__)
+
+KEYRING_SERVICE = "PracticeAssistant"
+DEFAULT_RETENTION_DAYS = 30
+
+
+@dataclass(frozen=True)
+class Draft:
+    id: str
+    kind: str  # progress_note | prior_auth | chat
+    preset: str
+    text: str
+    created: str  # ISO time, UTC
+    status: str = "draft"  # draft | approved
+    user: str = ""
+
+
+def _keyring_key(account: str) -> bytes | None:
+    """The key from the OS key store, or None where there is no usable one."""
+    try:
+        import keyring
+        from keyring.backends import fail
+
+        backend = keyring.get_keyring()
+        if isinstance(backend, fail.Keyring) or "fail" in type(backend).__module__ or "null" in type(backend).__module__:
+            return None
+        stored = keyring.get_password(KEYRING_SERVICE, account)
+        if stored is None:
+            stored = Fernet.generate_key().decode()
+            keyring.set_password(KEYRING_SERVICE, account, stored)
+        return stored.encode()
+    except Exception:  # noqa: BLE001 - any key store trouble means: use the key file
+        return None
+
+
+def load_key(root: Path, use_keyring: bool = True) -> bytes:
+    key = _keyring_key(f"history:{root}") if use_keyring else None
+    if key is not None:
+        return key
+    path = root / "history.key"
+    try:
+        return path.read_bytes().strip()
+    except FileNotFoundError:
+        pass
+    key = Fernet.generate_key()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(key)
+    return key
+
+
+class DraftStore:
+    def __init__(self, root: Path, *, retention_days: int = DEFAULT_RETENTION_DAYS, use_keyring: bool = True) -> None:
+        self.folder = root / "history"
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.retention_days = retention_days
+        self._fernet = Fernet(load_key(root, use_keyring))
+        self.unreadable = 0
+
+    def save(self, kind: str, preset: str, text: str, *, status: str = "draft", user: str = "", draft_id: str | None = None) -> Draft:
+        draft = Draft(
+            id=draft_id or secrets.token_hex(8), kind=kind, preset=preset, text=text,
+            created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), status=status, user=user,
+        )
+        blob = self._fernet.encrypt(json.dumps(asdict(draft)).encode("utf-8"))
+        path = self.folder / f"{draft.id}.draft"
+        tmp = self.folder / f".{draft.id}.tmp"
+        try:
+            with open(tmp, "wb") as handle:
+                handle.write(blob)
+                handle.flush()
+                os.fsync(handle.fileno())
+            tmp.replace(path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise InputError(
+                f"The draft could not be saved ({exc.strerror or type(exc).__name__}). Check that the disk is "
+                "not full, then try again. The text is still on your screen."
+            ) from exc
+        return draft
+
+    def _read(self, path: Path) -> Draft | None:
+        try:
+            data = json.loads(self._fernet.decrypt(path.read_bytes()))
+            return Draft(**data)
+        except (OSError, InvalidToken, ValueError, TypeError):
+            self.unreadable += 1
+            log.warning("history: a draft file could not be read")
+            return None
+
+    def list(self) -> list[Draft]:
+        """Newest first. Leftover temporary files from a crash are removed."""
+        for tmp in self.folder.glob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
+        self.unreadable = 0
+        drafts = [d for d in (self._read(p) for p in self.folder.glob("*.draft")) if d is not None]
+        return sorted(drafts, key=lambda d: d.created, reverse=True)
+
+    def get(self, draft_id: str) -> Draft | None:
+        if not draft_id.isalnum():
+            return None
+        path = self.folder / f"{draft_id}.draft"
+        return self._read(path) if path.exists() else None
+
+    def purge_expired(self, now: dt.datetime | None = None) -> int:
+        """Delete drafts older than the retention period; returns how many."""
+        limit = (now or dt.datetime.now(dt.UTC)) - dt.timedelta(days=self.retention_days)
+        removed = 0
+        for path in self.folder.glob("*.draft"):
+            draft = self._read(path)
+            if draft is not None and dt.datetime.fromisoformat(draft.created) < limit:
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+    def delete_all(self) -> int:
+        removed = 0
+        for path in list(self.folder.glob("*.draft")) + list(self.folder.glob(".*.tmp")):
+            path.unlink(missing_ok=True)
+            removed += 1
+        return removed
