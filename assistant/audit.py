@@ -163,7 +163,7 @@ def export_csv(folder: Path, target: Path) -> int:
     return count
 
 
-def audited(pieces: Iterator[str], audit: AuditLog | None, **fields: Any) -> Iterator[str]:
+def audited(pieces: Iterator[str], audit: AuditLog | None, detail_prefix: str = "", **fields: Any) -> Iterator[str]:
     """Pass a stream through, then record one ``draft_generated`` with the output's hash.
 
     Records also when the stream is stopped or fails (``detail`` says which)."""
@@ -180,4 +180,5 @@ def audited(pieces: Iterator[str], audit: AuditLog | None, **fields: Any) -> Ite
     finally:
         if audit is not None:
             output = "".join(text)
-            audit.record("draft_generated", output=output, tokens_out=len(output.split()), detail=outcome, **fields)
+            detail = f"{detail_prefix}: {outcome}" if detail_prefix else outcome
+            audit.record("draft_generated", output=output, tokens_out=len(output.split()), detail=detail, **fields)

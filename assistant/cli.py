@@ -97,7 +97,8 @@ def cmd_serve(config: Config, args: argparse.Namespace) -> int:
     if services.audit:
         services.audit.record("app_started", model=services.model.name)
     try:
-        serve(build_app(services), port, on_ready=ready, accounts=AccountStore(config.paths.root), audit=services.audit)
+        serve(build_app(services), port, on_ready=ready, accounts=AccountStore(config.paths.root), audit=services.audit,
+              files_dir=config.paths.tmp)
     finally:
         if services.audit:
             services.audit.record("app_stopped")

@@ -230,7 +230,9 @@ def estimate_4bit_bytes(facts: FolderFacts) -> int:
 def size_words(parameters: int) -> str:
     if parameters >= 1e9:
         return f"{parameters / 1e9:.1f}B"
-    return f"{parameters / 1e6:.0f}M"
+    if parameters >= 1e6:
+        return f"{parameters / 1e6:.0f}M"
+    return f"{parameters / 1e3:.0f}K"
 
 
 # -- SHA-256 manifest ---------------------------------------------------------------------

@@ -139,10 +139,32 @@ def test_progress_note_example_stream_stop_edit(page):
     assert later.startswith(first[:10]), "the draft streams in, growing"
     page.screenshot(path=str(SHOTS / "progress-note.png"))
     stop_and_check_it_stays_stopped(page, "note-stop", "note-output")
-    box = page.locator("#note-output textarea")
-    box.fill("Subjective: Client reports better sleep.\nPlan: weekly.")
-    assert text_of(page, "note-output").startswith("Subjective: Client reports better sleep.")
     assert page.locator("#note-output button[aria-label*='opy'], #note-output button[title*='opy']").count() >= 1
+    # the finished (stopped) draft was checked against the description
+    sync_api.expect(page.locator("#note-check-summary")).to_contain_text(re.compile("not in your notes|Every number"))
+    # the clinician edits, checks again, approves and downloads
+    edited = ("Subjective:\nClient reports sleeping about 6 hours most nights.\n\nObjective:\nEngaged.\n\n"
+              "Assessment:\nAnxiety 6 out of 10, down from 8.\n\nPlan:\nThought record daily; next session in 14 days.")
+    page.locator("#note-output textarea").fill(edited)
+    page.click("#note-check-again")
+    summary = page.locator("#note-check-summary")
+    sync_api.expect(summary).to_contain_text("1 item is not in your notes")  # "14 days" was never said
+    page.click("#note-approve")
+    sync_api.expect(page.locator(".toast-body, [data-testid='toast-body']").first).to_contain_text("I reviewed the flagged items")
+    page.locator("#note-reviewed input").check()
+    page.click("#note-approve")
+    sync_api.expect(page.locator("#note-approval")).to_contain_text("approved")
+    with page.expect_download() as download_info:
+        page.click("#note-export-docx")
+        page.locator("#note-download a").first.click(timeout=20_000)
+    saved = Path(download_info.value.path())
+    import docx
+
+    assert "next session in 14 days" in "\n".join(p.text for p in docx.Document(str(saved)).paragraphs)
+    assert re.match(r"progress-note-\d{4}-\d{2}-\d{2}", download_info.value.suggested_filename)
+    # nothing typed is kept in the browser's own storage
+    stored = page.evaluate("() => JSON.stringify(localStorage) + JSON.stringify(sessionStorage)")
+    assert "wind-down" not in stored and "14 days" not in stored
 
 
 def test_preset_with_fixed_format_locks_the_format_picker(page):

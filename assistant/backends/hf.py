@@ -290,6 +290,7 @@ def _save_quantized(model: Any, target: Path, source: Path, seconds: float) -> N
                     shutil.rmtree(old, ignore_errors=True)
             except (OSError, ValueError, KeyError):
                 continue
+        shutil.rmtree(target, ignore_errors=True)  # an unfinished copy from a crash
         partial.replace(target)
         log.info("saved 4-bit copy of %s in %.1fs", source.name, time.perf_counter() - start)
     except Exception as exc:  # noqa: BLE001 - a full disk must not stop the model from running

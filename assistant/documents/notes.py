@@ -36,11 +36,23 @@ def resolve_format(preset: Preset, request: NoteRequest) -> tuple[str, str]:
     return note_format, discipline
 
 
-def note_messages(preset: Preset, request: NoteRequest, today: dt.date | None = None) -> list[Message]:
+def note_messages(
+    preset: Preset, request: NoteRequest, today: dt.date | None = None, *, only_section: str | None = None,
+    written: str = "",
+) -> list[Message]:
+    """The messages for the whole note, or (``only_section``) for one section of it,
+    given what is ``written`` so far (for section-by-section drafting and rewriting)."""
     note_format, discipline = resolve_format(preset, request)
     values = field_values(preset, asdict(request))
     sections = preset.required_sections(note_format)
-    if sections:
+    if only_section:
+        layout = (
+            f"Write only the {only_section} section of this note. Write its content only, without the heading, "
+            "and stop at the end of that section; do not write any other section."
+        )
+        if written.strip():
+            layout += f"\nThe other sections already say (do not repeat them):\n{written.strip()}"
+    elif sections:
         layout = (
             "Use exactly these headings, in this order, each on its own line followed by a colon: "
             + ", ".join(sections) + "."

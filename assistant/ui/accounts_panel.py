@@ -64,7 +64,7 @@ def build(services: Services) -> tuple[gr.Accordion, object]:
         return handler
 
     inputs, outputs = [name, password, role], [table, password, result]
-    private = dict(queue=False, api_visibility="private")
+    private = dict(api_visibility="private")  # queued: a refusal shows as a message box
     add.click(act("add"), inputs, outputs, **private)
     new_password.click(act("passwd"), inputs, outputs, **private)
     unlock.click(act("unlock"), inputs, outputs, **private)

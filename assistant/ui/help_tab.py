@@ -66,6 +66,6 @@ def build_welcome(services: Services) -> None:
         services.profile = profile
         return gr.update(visible=False)
 
-    private = dict(queue=False, api_visibility="private")
+    private = dict(api_visibility="private")  # queued: a refusal shows as a message box
     save.click(do_save, [name, signature], box, **private)
     skip.click(lambda: gr.update(visible=False), None, box, **private)

@@ -7,6 +7,7 @@ import gradio as gr
 from assistant.documents.letters import LETTER_FIELDS, LetterRequest, letter_messages
 from assistant.presets import KNOWN_FIELDS, Preset
 from assistant.services import Services
+from assistant.ui import review as review_panel
 from assistant.ui.common import (
     MODEL_QUEUE,
     accumulate,
@@ -66,6 +67,7 @@ def build(services: Services) -> gr.Dropdown:
                 label="Draft letter (you can edit it here)", lines=30, max_lines=80, interactive=True,
                 buttons=["copy"], elem_id="letter-output",
             )
+            review = review_panel.build(services, "letter")
 
     @guarded
     def draft_letter(
@@ -98,6 +100,16 @@ def build(services: Services) -> gr.Dropdown:
         draft_letter, [*first_eleven, preset, boxes["progress_to_date"], boxes["denial_details"]], output,
         api_name="draft_letter", concurrency_limit=1, concurrency_id=MODEL_QUEUE,
     )
+    def fields_of(*values: str):
+        return {name: value or "" for name, value in zip(NAMES, values, strict=True)}, None
+
+    check_outputs = [review.highlight, review.summary, review.flag_count]
+    run_check = review_panel.checker(services, "letter", fields_of)
+    event.then(run_check, [*inputs, output], check_outputs, queue=False, api_visibility="private")
+    draft.click(lambda: ("", "Status: **draft** (not approved yet).", False), None,
+                [review.approved, review.status, review.reviewed], queue=False, api_visibility="private")
+    review.check_again.click(run_check, [*inputs, output], check_outputs, queue=False, api_visibility="private")
+    review_panel.wire(services, review, output, "letter", preset)
     stop.click(stopper(services), None, None, cancels=[event], queue=False, api_visibility="private")
     example.click(try_example, preset, inputs, queue=False, api_visibility="private")
     preset.change(choose, preset, [preset, *inputs], queue=False, api_visibility="private")

@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import gradio as gr
 
-from assistant.documents.notes import DISCIPLINES, NOTE_FORMATS, NoteRequest, note_messages
+from assistant.audit import audited
+from assistant.checks import check_sections, replace_section
+from assistant.documents.notes import DISCIPLINES, NOTE_FORMATS, NoteRequest, note_messages, resolve_format
+from assistant.drafting import draft_by_sections, rewrite_section
 from assistant.presets import KNOWN_FIELDS, Preset
 from assistant.services import Services
+from assistant.ui import review as review_panel
 from assistant.ui.common import (
     MODEL_QUEUE,
     accumulate,
     guarded,
     model_stream,
     preset_choices,
+    session_of,
+    settings_of,
     stopper,
+    user_of,
 )
 
 NOTE_FIELDS = list(KNOWN_FIELDS["progress_note"])  # description, goals, measures
@@ -72,6 +79,10 @@ def build(services: Services) -> gr.Dropdown:
                     label=spec.label, placeholder=PLACEHOLDERS[name], lines=spec.lines, max_lines=30, value="",
                     visible=name == "description", elem_id=f"note-{name}",
                 )
+            by_sections = gr.Checkbox(
+                value=services.model.is_demo, label="Write one section at a time (more reliable with small models)",
+                elem_id="note-by-sections",
+            )
             with gr.Row():
                 example = gr.Button("Try an example", variant="secondary", elem_id="note-example")
                 draft = gr.Button("Write the note", variant="primary", elem_id="note-draft")
@@ -81,15 +92,60 @@ def build(services: Services) -> gr.Dropdown:
                 label="Draft note (you can edit it here)", lines=22, max_lines=60, interactive=True,
                 buttons=["copy"], elem_id="note-output",
             )
+            with gr.Row():
+                section = gr.Dropdown(NOTE_FORMATS["SOAP"], value=None, label="Rewrite one section", scale=2,
+                                      elem_id="note-section")
+                rewrite = gr.Button("Rewrite this section", scale=1, elem_id="note-rewrite")
+            review = review_panel.build(services, "note")
 
     @guarded
     def draft_note(
         description: str, fmt: str, disc: str, preset_id: str, goals: str = "", measures: str = "",
-        request: gr.Request = None,
+        one_section_at_a_time: bool = False, request: gr.Request = None,
     ):
         chosen = services.presets.get(preset_id, "progress_note")
         note = NoteRequest(description, fmt, disc, preset_id, goals=goals or "", measures=measures or "")
-        yield from accumulate(model_stream(services, note_messages(chosen, note), chosen, request))
+        if not one_section_at_a_time:
+            yield from accumulate(model_stream(services, note_messages(chosen, note), chosen, request))
+            return
+        note_messages(chosen, note)  # checks the input and its length before anything is written
+        pieces = draft_by_sections(services.engine, chosen, note, settings_of(chosen), session_of(request))
+        yield from accumulate(audited(pieces, services.audit, kind=chosen.kind, preset=chosen.id,
+                                      model=services.model.name, user=user_of(request), detail_prefix="by sections"))
+
+    @guarded
+    def rewrite_one(
+        draft: str, name: str | None, description: str, fmt: str, disc: str, preset_id: str, goals: str,
+        measures: str, request: gr.Request,
+    ):
+        if not (draft or "").strip():
+            raise gr.Error("Write a draft first, then rewrite one of its sections.", print_exception=False)
+        if not name:
+            raise gr.Error("Pick the section to rewrite.", print_exception=False)
+        chosen = services.presets.get(preset_id, "progress_note")
+        note = NoteRequest(description, fmt, disc, preset_id, goals=goals or "", measures=measures or "")
+        names = chosen.required_sections(resolve_format(chosen, note)[0])
+        if name not in names or check_sections(draft, [name]):
+            raise gr.Error(f"The draft has no “{name}” heading to rewrite. Add it, or write the note again.",
+                           print_exception=False)
+        pieces = rewrite_section(services.engine, chosen, note, draft, name, settings_of(chosen), session_of(request))
+        body = ""
+        yield draft
+        for piece in audited(pieces, services.audit, kind=chosen.kind, preset=chosen.id, model=services.model.name,
+                             user=user_of(request), detail_prefix=f"rewrite {name}"):
+            body += piece
+            yield replace_section(draft, name, body, names)
+
+    def sections_of(preset_id: str, fmt: str):
+        chosen = services.presets.presets.get(preset_id)
+        names = chosen.required_sections(chosen.note_format or fmt) if chosen else NOTE_FORMATS.get(fmt, [])
+        return gr.update(choices=names, value=None, interactive=bool(names))
+
+    def fields_of(description: str, goals: str, measures: str, fmt: str, preset_id: str):
+        chosen = services.presets.presets.get(preset_id)
+        sections = chosen.required_sections(chosen.note_format or fmt) if chosen else NOTE_FORMATS.get(fmt, [])
+        fields = {"session_description": description or "", "goals": goals or "", "measures": measures or ""}
+        return fields, sections
 
     def try_example(preset_id: str):
         chosen = services.presets.presets.get(preset_id)
@@ -106,11 +162,29 @@ def build(services: Services) -> gr.Dropdown:
         return (info, *picker_updates(chosen), *field_updates(chosen))
 
     fields = [boxes[name] for name in NOTE_FIELDS]
+    check_inputs = [boxes["description"], boxes["goals"], boxes["measures"], note_format, preset, output]
+    check_outputs = [review.highlight, review.summary, review.flag_count]
+    run_check = review_panel.checker(services, "note", fields_of)
+    reset = (lambda: ("", "Status: **draft** (not approved yet).", False), None,
+             [review.approved, review.status, review.reviewed])
     event = draft.click(
-        draft_note, [boxes["description"], note_format, discipline, preset, boxes["goals"], boxes["measures"]],
+        draft_note,
+        [boxes["description"], note_format, discipline, preset, boxes["goals"], boxes["measures"], by_sections],
         output, api_name="draft_note", concurrency_limit=1, concurrency_id=MODEL_QUEUE,
     )
-    stop.click(stopper(services), None, None, cancels=[event], queue=False, api_visibility="private")
+    event.then(run_check, check_inputs, check_outputs, queue=False, api_visibility="private")
+    draft.click(*reset, queue=False, api_visibility="private")
+    redo = rewrite.click(
+        rewrite_one,
+        [output, section, boxes["description"], note_format, discipline, preset, boxes["goals"], boxes["measures"]],
+        output, concurrency_limit=1, concurrency_id=MODEL_QUEUE, api_visibility="private",
+    )
+    redo.then(run_check, check_inputs, check_outputs, queue=False, api_visibility="private")
+    review.check_again.click(run_check, check_inputs, check_outputs, queue=False, api_visibility="private")
+    review_panel.wire(services, review, output, "note", preset)
+    stop.click(stopper(services), None, None, cancels=[event, redo], queue=False, api_visibility="private")
+    for trigger in (preset.change, note_format.change):
+        trigger(sections_of, [preset, note_format], section, queue=False, api_visibility="private")
     example.click(try_example, preset, [*fields, note_format, discipline], queue=False, api_visibility="private")
     preset.change(choose, preset, [preset, note_format, discipline, *fields], queue=False, api_visibility="private")
     return preset

@@ -140,7 +140,7 @@ def build(services: Services, pickers: dict[str, gr.Dropdown]) -> None:
         return refreshed(f"Imported “{preset.title}”.", preset.id)
 
     outputs = [chooser, problems, message, *pickers.values()]
-    private = dict(queue=False, api_visibility="private")
+    private = dict(api_visibility="private")  # queued: a refusal shows as a message box
     chooser.change(show, chooser, [editor, export], **private)
     new.click(do_new, kind, editor, **private)
     copy.click(do_duplicate, chooser, editor, **private)

@@ -13,6 +13,7 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import gradio as gr
 import uvicorn
@@ -66,7 +67,7 @@ class RunningServer:
 
 
 def make_asgi(blocks: gr.Blocks, port: int, token: str, accounts: AccountStore | None = None,
-              audit: AuditLog | None = None) -> LaunchGuard:
+              audit: AuditLog | None = None, files_dir: Path | None = None) -> LaunchGuard:
     blocks.queue(default_concurrency_limit=4)
     with_accounts = accounts is not None and accounts.enabled
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
@@ -75,6 +76,7 @@ def make_asgi(blocks: gr.Blocks, port: int, token: str, accounts: AccountStore |
         footer_links=[], run_history=False, ssr_mode=False, theme=THEME, css=CSS,
         show_error=True, mcp_server=False, pwa=False, enable_monitoring=False,
         max_file_size="5mb", head=IDLE_SCRIPT if with_accounts else None,
+        allowed_paths=[str(files_dir)] if files_dir else None,
     )
     return LaunchGuard(app, token=token, port=port, accounts=accounts, sessions=Sessions(IDLE_MINUTES), audit=audit)
 
@@ -82,14 +84,15 @@ def make_asgi(blocks: gr.Blocks, port: int, token: str, accounts: AccountStore |
 def serve(
     blocks: gr.Blocks, port: int = 0, *, background: bool = False,
     on_ready: Callable[[RunningServer], None] | None = None,
-    accounts: AccountStore | None = None, audit: AuditLog | None = None,
+    accounts: AccountStore | None = None, audit: AuditLog | None = None, files_dir: Path | None = None,
 ) -> RunningServer:
+    """``files_dir``: the app's temporary folder, from which downloads (exports) are served."""
     """Start serving. In the foreground this blocks until the server is stopped."""
     sock = bind(port)
     real_port = sock.getsockname()[1]
     token = secrets.token_urlsafe(24)
     config = uvicorn.Config(
-        make_asgi(blocks, real_port, token, accounts, audit), log_level="warning", access_log=False,
+        make_asgi(blocks, real_port, token, accounts, audit, files_dir), log_level="warning", access_log=False,
         server_header=False, timeout_graceful_shutdown=3, lifespan="on",
     )
     server = uvicorn.Server(config)

@@ -83,6 +83,6 @@ def build(services: Services) -> tuple[list, Callable[[], tuple]]:
 
     save.click(
         do_save, [name, phone, fax, address, npi, tax_id, clinicians, signature, logo], saved,
-        queue=False, api_visibility="private",
+        api_visibility="private",
     )
     return [name, phone, fax, address, npi, tax_id, clinicians, signature], lambda: current_values(services)
