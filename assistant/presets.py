@@ -23,6 +23,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from assistant.backends import GenerationSettings
 from assistant.errors import PresetError
 
 log = logging.getLogger(__name__)
@@ -226,6 +227,14 @@ class Preset(BaseModel):
                 )
             )
         return out
+
+    def settings(self) -> GenerationSettings:
+        """This preset's generation settings, in the model contract's terms."""
+        g = self.generation
+        return GenerationSettings(
+            max_new_tokens=g.max_new_tokens, temperature=g.temperature, top_p=g.top_p,
+            repetition_penalty=g.repetition_penalty,
+        )
 
     def required_sections(self, note_format: str) -> list[str]:
         return list(self.sections) if self.sections else list(NOTE_FORMATS.get(note_format, []))

@@ -255,3 +255,11 @@ def test_help_tab_at_small_screen(page):
     page.set_viewport_size({"width": 1280, "height": 720})
     page.get_by_role("tab", name="Help").click()
     assert "How to use the assistant" in page.locator("#help-text").inner_text()
+
+
+def test_the_whole_session_made_no_outbound_attempt_on_the_server(app_url):
+    """Runs last: after every tab was used, the server's egress guard recorded nothing."""
+    _, home = app_url
+    audit = (home / "audit" / "audit.jsonl").read_text()
+    assert '"event": "draft_generated"' in audit, "the session did use the model"
+    assert '"event": "outbound_blocked"' not in audit

@@ -21,11 +21,7 @@ MODEL_QUEUE = "model"  # one shared queue for every event that uses the model
 
 
 def settings_of(preset: Preset) -> GenerationSettings:
-    g = preset.generation
-    return GenerationSettings(
-        max_new_tokens=g.max_new_tokens, temperature=g.temperature, top_p=g.top_p,
-        repetition_penalty=g.repetition_penalty,
-    )
+    return preset.settings()
 
 
 def to_user_error(exc: BaseException) -> gr.Error:
