@@ -29,6 +29,7 @@ if not Path(CHROMIUM).exists():
     pytest.skip("Chromium is not installed (apt-get install chromium)", allow_module_level=True)
 
 sync_api = pytest.importorskip("playwright.sync_api")
+sync_api.expect.set_options(timeout=30_000)  # CI machines are shared and slow; waits end as soon as met
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +157,7 @@ def test_progress_note_example_stream_stop_edit(page):
     sync_api.expect(page.locator("#note-approval")).to_contain_text("approved")
     with page.expect_download() as download_info:
         page.click("#note-export-docx")
-        page.locator("#note-download a").first.click(timeout=20_000)
+        page.locator("#note-download a").first.click(timeout=60_000)
     saved = Path(download_info.value.path())
     import docx
 
