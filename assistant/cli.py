@@ -11,10 +11,9 @@ import argparse
 import logging
 import logging.handlers
 import sys
-import webbrowser
 from pathlib import Path
 
-from assistant import __version__
+from assistant import about
 from assistant.config import Config
 from assistant.errors import AssistantError, PresetError, where_failed
 from assistant.privacy import lockdown
@@ -24,7 +23,7 @@ log = logging.getLogger("assistant")
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="assistant", description="Practice Assistant: private drafting on this computer.")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action="version", version=about.version_line())
     sub = parser.add_subparsers(dest="command")
     serve = sub.add_parser("serve", help="start the assistant (the default)")
     serve.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: a free one)")
@@ -43,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="print the result as JSON")
     add_audit_commands(sub)
     add_user_commands(sub)
+    add_bench_command(sub)
     return parser
 
 
@@ -76,35 +76,11 @@ def empty_temp(folder: Path) -> None:
 
 
 def cmd_serve(config: Config, args: argparse.Namespace) -> int:
-    from assistant.services import build_services, load_backend
-
-    empty_temp(config.paths.tmp)
-    backend = load_backend(config, args.model, progress=say)
-    services = build_services(config, backend)
-    from assistant.ui.app import build_app
-    from assistant.ui.server import RunningServer, serve
-
-    def ready(running: RunningServer) -> None:
-        say(f"URL: {running.url}")
-        log.info("serving on 127.0.0.1:%d", running.port)
-        if not args.no_browser:
-            webbrowser.open(running.url)
+    """Serve: the page answers at once and shows progress while the model loads (assistant.launcher)."""
+    from assistant.launcher import launch
 
     port = args.port if args.port is not None else config.settings.port
-    say("Starting the assistant on this computer only (127.0.0.1) ...")
-    from assistant.accounts import AccountStore
-
-    if services.audit:
-        services.audit.record("app_started", model=services.model.name)
-    try:
-        serve(build_app(services), port, on_ready=ready, accounts=AccountStore(config.paths.root), audit=services.audit,
-              files_dir=config.paths.tmp)
-    finally:
-        if services.audit:
-            services.audit.record("app_stopped")
-        empty_temp(config.paths.tmp)
-    say("The assistant has stopped.")
-    return 0
+    return launch(config, model=args.model, port=port, open_browser=not args.no_browser, say=say)
 
 
 def cmd_presets(config: Config, args: argparse.Namespace) -> int:
@@ -184,6 +160,9 @@ def cmd_models(config: Config, args: argparse.Namespace) -> int:
             say(f"{mark} {entry.name:32} {entry.family:16} {size}{need}  {entry.path}")
         return 0
     if args.models_command == "use":
+        from assistant import vendor
+
+        vendor.refuse_locked_model()
         entry = models.find_model(config, args.name)
         config.settings.model_path = None if entry.builtin else entry.path
         config.settings.save(config.paths)
@@ -302,6 +281,26 @@ def cmd_audit(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+def add_bench_command(sub: argparse._SubParsersAction) -> None:
+    bench = sub.add_parser("bench", help="measure drafting speed: the engine against plain generate, same model")
+    bench.add_argument("--model", default=None, help="folder of a model to measure (default: the one in use)")
+    bench.add_argument("--json", action="store_true", help="print every figure as JSON")
+    bench.add_argument("--repeats", type=int, default=3, help="runs of each kind of request (default 3)")
+    bench.add_argument("--tokens", type=int, default=160, help="tokens a draft writes (default 160)")
+    bench.add_argument("--no-serve", action="store_true", help="skip timing 'assistant serve' until its page answers")
+
+
+def cmd_bench(config: Config, args: argparse.Namespace) -> int:
+    import json
+
+    from assistant.bench import render, run_bench
+
+    report = run_bench(config, args.model, repeats=max(1, args.repeats), max_new_tokens=max(2, args.tokens),
+                       serve=not args.no_serve, progress=(lambda text: None) if args.json else say)
+    say(json.dumps(report, indent=2) if args.json else render(report))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
@@ -313,6 +312,12 @@ def main(argv: list[str] | None = None) -> int:
         config = Config.load()
         lockdown(config.paths.tmp)
         setup_logging(config.paths.logs)
+        from assistant import upgrade, vendor
+
+        upgrade.migrate(config.paths)  # a newer version installed over an older one
+        vendor.apply(config)  # a vendor build's model, profile and locked settings
+        if args.command == "bench":
+            return cmd_bench(config, args)
         if args.command == "check-draft":
             from assistant.checks.command import cmd_check_draft
 

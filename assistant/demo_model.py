@@ -37,6 +37,11 @@ def find_demo_gguf() -> Path:
             path = Path(str(entry.locate()))
             if path.is_file():
                 return path
+    if getattr(sys, "frozen", False):  # an installed copy; a vendor build may ship its own model instead
+        raise ModelNotFound(
+            "The built-in demo model is not part of this installation. Choose another model in the "
+            "System tab, or ask your vendor to install one."
+        )
     raise ModelNotFound(
         "The built-in demo model is not installed. Run the setup command from the README "
         "again, or start the assistant with --model pointing at a model folder."

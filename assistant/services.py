@@ -85,6 +85,9 @@ def switch_model(
 
     If the new model fails, the previous one is loaded again and the error is raised.
     """
+    from assistant import vendor
+
+    vendor.refuse_locked_model()
     config = services.config
     previous = config.settings.model_path
     tell = stage or (lambda fraction, words: None)
@@ -104,7 +107,8 @@ def switch_model(
     return backend
 
 
-def build_services(config: Config, backend: Backend) -> Services:
+def build_services(config: Config, backend: Backend, audit: AuditLog | None = None) -> Services:
+    """``audit``: the log the caller already writes to (one writer per file keeps the hash chain whole)."""
     presets = load_library(config.paths)
     notices = []
     if backend.info.is_demo:
@@ -114,7 +118,7 @@ def build_services(config: Config, backend: Backend) -> Services:
             f"{len(presets.warnings)} problem(s) in preset files: those presets were skipped. "
             "The Presets tab lists them."
         )
-    audit = AuditLog(config.paths.root / "audit")
+    audit = audit or AuditLog(config.paths.root / "audit")
     privacy.on_blocked(lambda where: audit.record("outbound_blocked", detail=where))
     drafts = DraftStore(config.paths.root)
     purged = drafts.purge_expired()

@@ -139,9 +139,34 @@ class DraftStore:
                 removed += 1
         return removed
 
-    def delete_all(self) -> int:
+    def delete(self, draft_id: str) -> bool:
+        """Delete one kept draft; False when there is no such draft."""
+        if not draft_id or not draft_id.isalnum():
+            return False
+        path = self.folder / f"{draft_id}.draft"
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+    def delete_all(self, user: str | None = None) -> int:
+        """Delete kept drafts; returns how many.
+
+        ``user=None``: every file in the history folder (also unreadable ones and
+        leftovers from a crash). ``user="name"``: only that person's drafts; the
+        others', and files that cannot be read (whose owner is unknown), stay."""
+        if user is None:
+            removed = 0
+            for path in list(self.folder.glob("*.draft")) + list(self.folder.glob(".*.tmp")):
+                path.unlink(missing_ok=True)
+                removed += 1
+            return removed
+        self.unreadable = 0
         removed = 0
-        for path in list(self.folder.glob("*.draft")) + list(self.folder.glob(".*.tmp")):
-            path.unlink(missing_ok=True)
-            removed += 1
+        for path in self.folder.glob("*.draft"):
+            draft = self._read(path)
+            if draft is not None and draft.user == user:
+                path.unlink(missing_ok=True)
+                removed += 1
         return removed

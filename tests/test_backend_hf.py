@@ -93,16 +93,18 @@ def never_end(backend: TransformersBackend, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def record_generated(backend: TransformersBackend, monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Wrap model.generate; the list receives the number of new tokens of each call."""
+    """Wrap the backend's generation pass; the list receives the number of new tokens of each pass."""
     counts: list[int] = []
-    original = backend.model.generate
+    original = backend.run_batch
 
-    def generate(**kwargs: Any) -> Any:
-        out = original(**kwargs)
-        counts.append(int(out.shape[-1] - kwargs["input_ids"].shape[-1]))
-        return out
+    def run_batch(jobs: Any, more: Any) -> None:
+        before = backend.tokens_written
+        try:
+            original(jobs, more)
+        finally:
+            counts.append(backend.tokens_written - before)
 
-    monkeypatch.setattr(backend.model, "generate", generate)
+    monkeypatch.setattr(backend, "run_batch", run_batch)
     return counts
 
 
@@ -255,10 +257,10 @@ def test_a_stream_that_is_never_read_starts_no_worker(llama_auto: TransformersBa
 def test_error_in_worker_reaches_caller_as_generation_error(
     llama_auto: TransformersBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(**kwargs: Any) -> Any:
+    def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("CUDA error: something deep inside")
 
-    monkeypatch.setattr(llama_auto.model, "generate", broken)
+    monkeypatch.setattr(llama_auto.model, "forward", broken)
     stop = threading.Event()
     started = time.monotonic()
     with pytest.raises(GenerationError) as info:
@@ -302,10 +304,10 @@ def test_error_midway_reaches_caller_after_the_pieces_so_far(
 def test_out_of_memory_in_worker_says_so_in_plain_words(
     llama_auto: TransformersBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def oom(**kwargs: Any) -> Any:
+    def oom(*args: Any, **kwargs: Any) -> Any:
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
-    monkeypatch.setattr(llama_auto.model, "generate", oom)
+    monkeypatch.setattr(llama_auto.model, "forward", oom)
     with pytest.raises(GenerationError, match="out of memory"):
         run_bounded(lambda: list(llama_auto.stream(CHAT, SHORT, threading.Event())), timeout=10)
 
@@ -420,3 +422,168 @@ def test_gemma_two_user_turns_in_a_row_work_or_fail_in_plain_words(gemma_auto: T
         assert gemma_auto.count_tokens(chat) > 0
     except AssistantError:
         pass  # refusing in plain words is fine too
+
+
+# -- the fast path: prefix cache, lean decoding step, batching ------------------------------------
+#
+# Greedy decoding must give the same tokens however the engine gets there. bf16 is what this
+# processor runs, and the configuration where those guarantees are exact (see hf.py's notes).
+
+SYSTEM = ("You write short, plain notes for a therapy practice. Use only facts from the description. "
+          "Never invent names, dates or numbers. Output only the note.")
+PROMPTS = [
+    [Message("system", SYSTEM), Message("user", "The client attended the session on time and reported a calmer week.")],
+    [Message("system", SYSTEM), Message("user", "We reviewed the sleep diary together and discussed the breathing exercise.")],
+    [Message("system", SYSTEM), Message("user", "Plan: continue weekly sessions.")],
+]
+GREEDY = GenerationSettings(max_new_tokens=20, temperature=0)
+
+
+@pytest.fixture(scope="module")
+def llama_bf16(models: Path) -> TransformersBackend:
+    return TransformersBackend.load(build_tiny_model(models / "tiny-llama31", "llama3.1"), cpu_precision="bf16")
+
+
+def tokens_of(backend: TransformersBackend, messages: list[Message], settings: GenerationSettings = GREEDY) -> list[int]:
+    return hf.measure_engine(backend, messages, settings)["token_ids"]
+
+
+def test_fast_path_is_on_for_llama_shaped_models(llama_bf16: TransformersBackend) -> None:
+    tuning = llama_bf16.tuning
+    assert tuning["fast_path"] and tuning["prefix_cache"] and tuning["decode"] == "lean step"
+    assert llama_bf16.max_batch > 1
+    assert tuning["threads"] >= 1 and tuning["prompt_products"] in ("float32", "model precision")
+    assert next(llama_bf16.model.parameters()).dtype == torch.bfloat16
+    assert llama_bf16.model.model.rotary_emb.inv_freq.dtype == torch.float32  # positions keep full precision
+
+
+def test_greedy_tokens_are_the_same_with_and_without_the_prefix_cache(llama_bf16: TransformersBackend) -> None:
+    store = llama_bf16._prefixes
+    store.clear()
+    uncached = [tokens_of(llama_bf16, p) for p in PROMPTS for _ in [store.clear()]]
+    store.clear()
+    hits = store.hits
+    cached = [tokens_of(llama_bf16, p) for p in PROMPTS]
+    assert store.hits - hits == len(PROMPTS) - 1  # every prompt after the first starts from the shared prefix
+    assert cached == uncached
+    assert all(len(t) == GREEDY.max_new_tokens for t in cached)
+
+
+def test_prefix_reuse_compares_token_ids_and_always_computes_a_few_tokens(llama_bf16: TransformersBackend) -> None:
+    ids = llama_bf16._prompt_ids(PROMPTS[0])
+    store = hf._PrefixStore(1 << 30)
+    assert store.lookup(ids) == (0, None)
+    layers = [hf._KVLayer(len(ids)) for _ in range(llama_bf16._n_layers)]
+    for layer in layers:
+        layer.update(torch.zeros(1, 1, len(ids), 4), torch.zeros(1, 1, len(ids), 4))
+    store.add(ids, layers)
+    reuse, kv = store.lookup(ids)  # the very same prompt: all but the last few tokens
+    assert reuse == len(ids) - hf.MIN_SUFFIX_TOKENS and kv is not None
+    other = llama_bf16._prompt_ids(PROMPTS[1])
+    shared = next(i for i, (a, b) in enumerate(zip(ids, other, strict=False)) if a != b)
+    assert store.lookup(other)[0] == shared
+    assert store.lookup([t + 1 for t in ids])[0] == 0  # no true prefix: no cache
+
+
+def test_lean_step_gives_the_same_tokens_as_the_models_own_forward(
+    llama_bf16: TransformersBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lean = [tokens_of(llama_bf16, p) for p in PROMPTS]
+    monkeypatch.setattr(llama_bf16, "_lean", None)  # decode through model.forward instead
+    assert [tokens_of(llama_bf16, p) for p in PROMPTS] == lean
+
+
+def test_batched_greedy_tokens_are_the_same_as_single_runs(llama_bf16: TransformersBackend) -> None:
+    single = [tokens_of(llama_bf16, p) for p in PROMPTS]
+    jobs = [hf._TimedJob(p, GREEDY) for p in PROMPTS]
+    late = hf._TimedJob(PROMPTS[2], GREEDY)
+    handed: list[hf._TimedJob] = []
+
+    def more(room: int) -> list[hf._TimedJob]:
+        if len(jobs[0].tokens) >= 5 and not handed:  # arrives while the others are writing
+            handed.append(late)
+            return [late]
+        return []
+
+    run_bounded(lambda: llama_bf16.run_batch(jobs[:2], more), timeout=60)
+    assert handed and [j.tokens for j in jobs[:2]] == single[:2]
+    assert late.tokens == single[2]  # joined mid-way, with padding, still the same tokens
+
+
+def test_stopping_one_answer_of_a_batch_leaves_the_others(llama_bf16: TransformersBackend) -> None:
+    jobs = [hf._TimedJob(p, GREEDY) for p in PROMPTS]
+    original = jobs[1].on_token
+
+    def stop_after_three(token: int) -> None:
+        original(token)
+        if len(jobs[1].tokens) == 3:
+            jobs[1].stop.set()
+
+    jobs[1].on_token = stop_after_three  # type: ignore[method-assign]
+    run_bounded(lambda: llama_bf16.run_batch(jobs, lambda room: []), timeout=60)
+    assert len(jobs[1].tokens) == 3 and jobs[1].ended
+    assert len(jobs[0].tokens) == len(jobs[2].tokens) == GREEDY.max_new_tokens
+
+
+def test_the_engine_batches_real_requests_and_streams_each_its_own_text(llama_bf16: TransformersBackend) -> None:
+    from assistant.generation import Engine
+
+    engine = Engine(llama_bf16)
+    alone = ["".join(llama_bf16.stream(p, GREEDY, threading.Event())) for p in PROMPTS]
+    results: dict[int, str] = {}
+    threads = [threading.Thread(target=lambda i=i: results.__setitem__(i, "".join(engine.stream(PROMPTS[i], GREEDY, f"s{i}"))))
+               for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert [results[i] for i in range(3)] == alone
+    assert not engine.busy
+
+
+@pytest.mark.parametrize("family", ["mistral", "qwen2.5", "phi3", "gemma3"])
+def test_every_family_gives_the_same_greedy_tokens_cached_batched_or_not(models: Path, family: str) -> None:
+    backend = TransformersBackend.load(build_tiny_model(models / f"fast-{family}", family), cpu_precision="bf16")
+    backend.model.generation_config.eos_token_id = None  # random weights: write every token
+    if family == "gemma3":  # sliding-window layers: transformers' own generate, one at a time
+        assert not backend.tuning["fast_path"] and backend.max_batch == 1
+        assert "".join(run_bounded(lambda: list(backend.stream(PROMPTS[0], GREEDY, threading.Event())), 30))
+        return
+    assert backend.tuning["decode"] == ("model forward" if family == "phi3" else "lean step")
+    backend._prefixes.clear()
+    uncached = []
+    for p in PROMPTS:
+        backend._prefixes.clear()
+        uncached.append(tokens_of(backend, p))
+    backend._prefixes.clear()
+    assert [tokens_of(backend, p) for p in PROMPTS] == uncached
+    if backend.max_batch > 1:
+        jobs = [hf._TimedJob(p, GREEDY) for p in PROMPTS]
+        backend.run_batch(jobs, lambda room: [])
+        assert [j.tokens for j in jobs] == uncached
+
+
+def test_float32_weights_give_the_same_tokens_with_and_without_the_prefix_cache(models: Path) -> None:
+    backend = TransformersBackend.load(build_tiny_model(models / "fp32-llama31", "llama3.1"), cpu_precision="fp32")
+    assert next(backend.model.parameters()).dtype == torch.float32
+    uncached = []
+    for p in PROMPTS:
+        backend._prefixes.clear()
+        uncached.append(tokens_of(backend, p))
+    backend._prefixes.clear()
+    assert [tokens_of(backend, p) for p in PROMPTS] == uncached  # at least MIN_SUFFIX_TOKENS computed each time
+
+
+def test_4bit_models_batch_too(llama_4bit: TransformersBackend) -> None:
+    """NF4 (as on a GPU): batching works; its products for one row and for several take different
+    kernels in bitsandbytes, so only bf16 and float32 runs are compared token for token above."""
+    assert llama_4bit.max_batch > 1 and llama_4bit.tuning["decode"] == "lean step"
+    jobs = [hf._TimedJob(p, GREEDY) for p in PROMPTS]
+    run_bounded(lambda: llama_4bit.run_batch(jobs, lambda room: []), timeout=60)
+    assert all(len(j.tokens) == GREEDY.max_new_tokens and j.error is None for j in jobs)
+
+
+def test_sampling_through_the_fast_path_streams_text(llama_bf16: TransformersBackend) -> None:
+    settings = GenerationSettings(max_new_tokens=12, temperature=0.7, top_p=0.9)
+    pieces = run_bounded(lambda: list(llama_bf16.stream(PROMPTS[0], settings, threading.Event())), timeout=30)
+    assert "".join(pieces)

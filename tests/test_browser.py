@@ -49,6 +49,10 @@ def app_url(tmp_path_factory, demo_model_dir: Path):
         found = re.match(r"URL: (\S+)", line.strip())
         url = found.group(1) if found else None
     assert url, "the app did not print its URL"
+    while time.monotonic() < deadline:  # the page answers at once; wait until the model is ready too
+        line = proc.stdout.readline()
+        if not line or line.startswith("The assistant is ready"):
+            break
     threading.Thread(target=proc.stdout.read, daemon=True).start()
     yield url, home
     proc.terminate()

@@ -67,6 +67,13 @@ def served(seeded_home: Path):
             url = match
             break
     assert url, "no URL line:\n" + "".join(lines)
+    # The page answers at once; the model loads behind it. Wait until it is ready.
+    while time.monotonic() < deadline and not (lines and lines[-1].startswith("The assistant is ready")):
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+    assert lines[-1].startswith("The assistant is ready"), "the model did not load:\n" + "".join(lines)
     threading.Thread(target=proc.stdout.read, daemon=True).start()  # keep the pipe drained
     yield proc, int(url.group(2)), url.group(3)
     proc.terminate()

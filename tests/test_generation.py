@@ -8,7 +8,7 @@ import pytest
 from assistant.backends import GenerationSettings, Message
 from assistant.backends.fake import FakeBackend
 from assistant.errors import GenerationError, InputTooLong
-from assistant.generation import Engine
+from assistant.generation import Engine, Waiting
 
 MSGS = [Message("system", "s"), Message("user", "hello there")]
 
@@ -105,3 +105,133 @@ def test_worker_error_reaches_the_caller():
     with pytest.raises(GenerationError, match="(?i)try again"):
         list(engine.stream(MSGS, GenerationSettings()))
     assert not engine.busy
+
+
+# -- a fair line, places in line, batching ---------------------------------------------------
+
+
+def _replies(messages):
+    """A different reply for every request, so crossed streams would show."""
+    return " ".join(f"{messages[-1].content}-{i}" for i in range(6))
+
+
+def _run_all(engine, names, **kwargs):
+    results: dict[str, str] = {}
+    threads = [threading.Thread(target=lambda n=n: results.__setitem__(
+        n, "".join(engine.stream([Message("user", n)], GenerationSettings(), n, **kwargs)))) for n in names]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=10)
+    return results
+
+
+def test_requests_arriving_together_are_written_together_each_to_its_own_caller():
+    backend = FakeBackend(reply=_replies, delay=0.02, max_batch=4)
+    engine = Engine(backend)
+    results = _run_all(engine, ["a", "b", "c"])
+    assert results == {n: _replies([Message("user", n)]) for n in "abc"}
+    assert max(backend.batches) >= 2  # written side by side, not one after another
+    assert not engine.busy and engine.generations == 3
+
+
+def test_a_request_arriving_later_joins_the_running_batch():
+    backend = FakeBackend(reply="w " * 40, delay=0.01, max_batch=4)
+    engine = Engine(backend)
+    first = engine.stream(MSGS, GenerationSettings(), "a")
+    next(first)
+    second = "".join(engine.stream(MSGS, GenerationSettings(max_new_tokens=5), "b"))
+    assert second.split() == ["w"] * 5
+    assert backend.batches == [] or backend.batches[-1] >= 1
+    rest = "".join(first)
+    assert len(rest.split()) == 39
+    assert backend.batches == [2]  # one pass over the model wrote both
+
+
+def test_waiting_requests_see_their_place_in_line_first_come_first_served():
+    backend = FakeBackend(reply="w " * 300, delay=0.01)  # no batching: one at a time
+    engine = Engine(backend)
+    first = engine.stream(MSGS, GenerationSettings(), "a")
+    next(first)
+    seen: dict[str, list[int]] = {"b": [], "c": []}
+    order: list[str] = []
+
+    def wait(name: str) -> None:
+        settings = GenerationSettings(max_new_tokens=60 if name == "b" else 2)  # b runs long enough for c to move up
+        for piece in engine.stream([Message("user", name)], settings, name, positions=True):
+            if isinstance(piece, Waiting):
+                seen[name].append(piece.position)
+            elif name not in order:
+                order.append(name)
+
+    b = threading.Thread(target=wait, args=("b",))
+    b.start()
+    deadline = time.monotonic() + 5
+    while engine.position("b") != 1:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    c = threading.Thread(target=wait, args=("c",))
+    c.start()
+    while engine.position("c") != 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert engine.waiting == 2 and engine.position("a") == 0
+    time.sleep(0.5)  # long enough for both to be told their place
+    first.close()
+    b.join(5)
+    c.join(5)
+    assert order == ["b", "c"]
+    assert seen["b"][0] == 1 and seen["c"][0] == 2 and seen["c"][-1] == 1  # c moved up when b started
+    assert Waiting(3) == "" and Waiting(3).position == 3  # joins as empty text
+
+
+def test_stopping_one_request_of_a_batch_leaves_the_others_writing():
+    backend = FakeBackend(reply=" ".join(["w"] * 50), delay=0.01, max_batch=4)
+    engine = Engine(backend)
+    got: dict[str, int] = {}
+
+    def run(name: str) -> None:
+        count = 0
+        for _ in engine.stream(MSGS, GenerationSettings(), name):
+            count += 1
+            if name == "stop-me" and count == 3:
+                engine.stop(name)
+        got[name] = count
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in ("stop-me", "keep-1", "keep-2")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert got["keep-1"] == got["keep-2"] == 50
+    assert got["stop-me"] < 10
+    assert not engine.busy
+
+
+def test_the_app_lets_several_staff_draft_at_once_and_the_engine_batches_them():
+    """Through the real app: drafting events no longer wait in Gradio's queue one by one; they
+    reach the engine together, which writes them in one batch, each to its own caller."""
+    from gradio_client import Client
+
+    from assistant.config import Config
+    from assistant.services import build_services
+    from assistant.ui.app import build_app
+    from assistant.ui.server import serve
+
+    backend = FakeBackend(reply=lambda msgs: "Subjective: " + " ".join(["w"] * 60), delay=0.01, max_batch=4)
+    services = build_services(Config.load(), backend)
+    running = serve(build_app(services), 0, background=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not running.server.started:
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.05)
+        client = Client(f"http://127.0.0.1:{running.port}/", headers={"Authorization": f"Bearer {running.token}"},
+                        verbose=False)
+        jobs = [client.submit(f"Session {i}: client practiced breathing.", "SOAP", "Behavioral health", "daily-note",
+                              api_name="/draft_note") for i in range(3)]
+        finals = [job.result(timeout=60) for job in jobs]
+    finally:
+        running.stop()
+    assert [len(f.split()) for f in finals] == [61] * 3, [f[:80] for f in finals]
+    assert max(backend.batches) >= 2  # at least two were written together

@@ -7,9 +7,11 @@ import gradio as gr
 from assistant.privacy import blocked_attempts
 from assistant.services import Services
 from assistant.ui import (
+    about_panel,
     accounts_panel,
     chat_tab,
     help_tab,
+    history_tab,
     letter_tab,
     notes_tab,
     presets_tab,
@@ -74,6 +76,9 @@ def build_app(services: Services) -> gr.Blocks:
                 pickers["prior_auth"] = letter_tab.build(services)
             with gr.Tab("Chat", id="chat"):
                 pickers["chat"] = chat_tab.build(services)
+            with gr.Tab("History", id="history") as history_page:
+                show_history, history_outputs = history_tab.build(services)
+            history_page.select(show_history, None, history_outputs, api_visibility="private")
             with gr.Tab("Presets", id="presets"):
                 presets_tab.build(services, pickers)
             with gr.Tab("Settings", id="settings") as settings_page:
@@ -85,6 +90,7 @@ def build_app(services: Services) -> gr.Blocks:
                 system_tab.build(services)
             with gr.Tab("Help", id="help"):
                 help_tab.build(services)
+                about_panel.build(services)
         def refresh(request: gr.Request):
             return status_text(services, user_of(request)), details_text(services)
 

@@ -6,7 +6,7 @@ import gradio as gr
 
 from assistant.documents.chat import chat_messages
 from assistant.services import Services
-from assistant.ui.common import MODEL_QUEUE, guarded, model_stream, preset_choices, stopper
+from assistant.ui.common import DRAFT_CONCURRENCY, DRAFT_QUEUE, guarded, model_stream, preset_choices, stopper
 
 
 def build(services: Services) -> gr.Dropdown:
@@ -56,7 +56,7 @@ def build(services: Services) -> gr.Dropdown:
 
     event_args = dict(
         fn=chat, inputs=[message, chatbot, preset], outputs=[chatbot, message],
-        concurrency_limit=1, concurrency_id=MODEL_QUEUE,
+        concurrency_limit=DRAFT_CONCURRENCY, concurrency_id=DRAFT_QUEUE,
     )
     send_event = send.click(**event_args, api_name="chat")
     submit_event = message.submit(**event_args, api_visibility="private")

@@ -13,11 +13,16 @@ import gradio as gr
 from assistant.audit import audited
 from assistant.backends import GenerationSettings
 from assistant.errors import AssistantError, where_failed
+from assistant.generation import Waiting
 from assistant.presets import Preset
 
 log = logging.getLogger(__name__)
 
-MODEL_QUEUE = "model"  # one shared queue for every event that uses the model
+MODEL_QUEUE = "model"  # model changes (System tab), one at a time; the engine waits for running drafts
+# Drafting events run side by side up to this many; the engine then lines them up fairly and
+# writes several together (it tells waiting staff their place in line).
+DRAFT_QUEUE = "drafts"
+DRAFT_CONCURRENCY = 8
 
 
 def settings_of(preset: Preset) -> GenerationSettings:
@@ -68,12 +73,28 @@ def accumulate(pieces: Iterator[str]) -> Iterator[str]:
 
 def model_stream(services: Any, messages: list, preset: Preset, request: gr.Request | None) -> Iterator[str]:
     """The engine's stream for this person, recorded in the audit log (hashes and counts, no text)."""
-    stream = services.engine.stream(messages, settings_of(preset), session_of(request), kind=preset.kind)
+    stream = services.engine.stream(messages, settings_of(preset), session_of(request), kind=preset.kind,
+                                    positions=True)
     tokens_in = services.engine.backend.count_tokens(messages)
     return audited(
-        stream, services.audit, kind=preset.kind, preset=preset.id, model=services.model.name,
+        tell_place(stream), services.audit, kind=preset.kind, preset=preset.id, model=services.model.name,
         tokens_in=tokens_in, user=user_of(request),
     )
+
+
+def tell_place(pieces: Iterator[str]) -> Iterator[str]:
+    """Pass the text on; while the request waits, tell the person their place in line (a notice)."""
+    try:
+        for piece in pieces:
+            if isinstance(piece, Waiting):
+                gr.Info(f"You are number {piece.position} in line. Your draft starts as soon as the assistant "
+                        "is free.", title="Waiting for the assistant", duration=6)
+                continue
+            yield piece
+    finally:
+        close = getattr(pieces, "close", None)
+        if close:
+            close()
 
 
 def user_of(request: gr.Request | None) -> str:

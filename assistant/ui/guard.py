@@ -10,6 +10,13 @@
    (``/login``, ``/logout``; ``/session`` answers whether it is still alive),
    which ends after idle time. The signed-in name reaches handlers in the
    ``x-assistant-user`` header, which callers cannot set themselves.
+5. Limits: a request body over ``MAX_BODY`` gets 413 (Gradio itself would read
+   any size into memory), and Gradio's file routes never fetch a web address
+   (``/file=https://...``, ``/proxy=``): nothing here is ever fetched from outside.
+
+Cookies are read leniently: other programs on this computer can set cookies for
+127.0.0.1 too (cookies do not keep ports apart), and one odd cookie of theirs
+must not hide ours, nor a stray second ``assistant_token`` replace it.
 """
 
 from __future__ import annotations
@@ -17,10 +24,10 @@ from __future__ import annotations
 import hmac
 import html
 import json
+import re
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -31,6 +38,8 @@ COOKIE = "assistant_token"
 SESSION_COOKIE = "assistant_session"
 USER_HEADER = b"x-assistant-user"
 MAX_LOGIN_BODY = 4096
+MAX_BODY = 16 * 1024 * 1024  # uploads are capped at 5 MB by Gradio; a typed note is at most 200,000 characters
+_REMOTE_FILE = re.compile(r"/(file=|file/|proxy=)\s*([a-z][a-z0-9+.-]+:|//|\\\\)", re.IGNORECASE)
 LOGINS_PER_MINUTE = 20
 Scope = dict[str, Any]
 ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
@@ -84,6 +93,9 @@ class LaunchGuard:
     def _valid(self, candidate: str | None) -> bool:
         return bool(candidate) and hmac.compare_digest(candidate.encode(), self.token.encode())
 
+    def _any_valid(self, candidates: list[str]) -> bool:
+        return any(self._valid(c) for c in candidates)
+
     async def __call__(self, scope: Scope, receive: Callable, send: Callable) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
@@ -98,6 +110,9 @@ class LaunchGuard:
         if origin and origin.lower() not in self.origins and method not in ("GET", "HEAD"):
             await _respond(send, scope, 403, "Requests from other web sites are refused.")
             return
+        if _REMOTE_FILE.search(scope.get("path", "")):
+            await _respond(send, scope, 403, "Files are only served from this computer's own folders.")
+            return
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
         cookies = _cookies(headers.get("cookie", ""))
         bearer = headers.get("authorization", "")
@@ -108,20 +123,21 @@ class LaunchGuard:
             await _redirect(send, location, f"{COOKIE}={self.token}; HttpOnly; SameSite=Strict; Path=/")
             return
         if self._valid(bearer):  # a script started by whoever holds the launch token
-            await self.app({**scope, "headers": raw_headers}, receive, send)
+            await _limited(self.app, {**scope, "headers": raw_headers}, receive, send, headers)
             return
-        if not self._valid(cookies.get(COOKIE)):
+        if not self._any_valid(cookies.get(COOKIE, [])):
             await _respond(send, scope, 401, _DENIED_401, html_page=True)
             return
         if self.accounts is None or not self.accounts.enabled:
-            await self.app({**scope, "headers": raw_headers}, receive, send)
+            await _limited(self.app, {**scope, "headers": raw_headers}, receive, send, headers)
             return
         await self._with_account(scope, receive, send, raw_headers, cookies)
 
     async def _with_account(self, scope: Scope, receive: Callable, send: Callable, raw_headers: list,
-                            cookies: dict[str, str]) -> None:
+                            cookies: dict[str, list[str]]) -> None:
         path, method = scope.get("path", "/"), scope.get("method", "GET")
-        sid = cookies.get(SESSION_COOKIE)
+        sids = cookies.get(SESSION_COOKIE, [])
+        sid = next((s for s in sids if self.sessions.user(s, touch=False)), sids[-1] if sids else None)
         if scope["type"] == "http" and path == "/login":
             if method == "POST":
                 await self._login(receive, send)
@@ -147,7 +163,8 @@ class LaunchGuard:
                 await _respond(send, scope, 401, "Please sign in again.")
             return
         headers = [*raw_headers, (USER_HEADER, user.encode("latin-1", "replace"))]
-        await self.app({**scope, "headers": headers}, receive, send)
+        await _limited(self.app, {**scope, "headers": headers}, receive, send,
+                       {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in raw_headers})
 
     async def _login(self, receive: Callable, send: Callable) -> None:
         with self._login_lock:
@@ -184,13 +201,59 @@ class LaunchGuard:
         await _redirect(send, "/", f"{SESSION_COOKIE}={sid}; HttpOnly; SameSite=Strict; Path=/")
 
 
-def _cookies(header: str) -> dict[str, str]:
-    jar = SimpleCookie()
+def _cookies(header: str) -> dict[str, list[str]]:
+    """Every value of every cookie, in the order sent. Lenient, as browsers are: a part that is
+    not ``name=value`` is skipped, not a reason to drop the rest (``SimpleCookie`` drops them all)."""
+    jar: dict[str, list[str]] = {}
+    for part in header.split(";"):
+        name, sep, value = part.partition("=")
+        name, value = name.strip(), value.strip()
+        if not sep or not name:
+            continue
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1]
+        jar.setdefault(name, []).append(value)
+    return jar
+
+
+async def _limited(app: ASGIApp, scope: Scope, receive: Callable, send: Callable, headers: dict[str, str]) -> None:
+    """Pass the request on, refusing a body over ``MAX_BODY`` with 413: at once when its declared
+    length is too large, else as soon as that much has arrived (the app then sees a disconnect)."""
+    if scope["type"] != "http" or scope.get("method", "GET") in ("GET", "HEAD"):
+        await app(scope, receive, send)
+        return
+    declared = headers.get("content-length", "").strip()
+    if declared and (not declared.isdigit() or int(declared) > MAX_BODY):
+        await _respond(send, scope, 413 if declared.isdigit() else 400, "That request was too large.")
+        return
+    seen, too_big, started = 0, False, False
+
+    async def counted() -> Any:
+        nonlocal seen, too_big
+        if too_big:
+            return {"type": "http.disconnect"}
+        message = await receive()
+        if message.get("type") == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > MAX_BODY:
+                too_big = True
+                return {"type": "http.disconnect"}
+        return message
+
+    async def answer(message: Any) -> None:
+        nonlocal started
+        if too_big and not started:
+            return  # the 413 below answers instead
+        started = True
+        await send(message)
+
     try:
-        jar.load(header)
-    except Exception:  # noqa: BLE001 - a malformed cookie header is just not a credential
-        return {}
-    return {key: morsel.value for key, morsel in jar.items()}
+        await app(scope, counted, answer)
+    except Exception:
+        if not too_big:
+            raise
+    if too_big and not started:
+        await _respond(send, scope, 413, "That request was too large.")
 
 
 async def _redirect(send: Callable, location: str, cookie: str | None = None) -> None:

@@ -9,7 +9,8 @@ from assistant.presets import KNOWN_FIELDS, Preset
 from assistant.services import Services
 from assistant.ui import review as review_panel
 from assistant.ui.common import (
-    MODEL_QUEUE,
+    DRAFT_CONCURRENCY,
+    DRAFT_QUEUE,
     accumulate,
     guarded,
     model_stream,
@@ -98,7 +99,7 @@ def build(services: Services) -> gr.Dropdown:
     first_eleven = inputs[:11]
     event = draft.click(
         draft_letter, [*first_eleven, preset, boxes["progress_to_date"], boxes["denial_details"]], output,
-        api_name="draft_letter", concurrency_limit=1, concurrency_id=MODEL_QUEUE,
+        api_name="draft_letter", concurrency_limit=DRAFT_CONCURRENCY, concurrency_id=DRAFT_QUEUE,
     )
     def fields_of(*values: str):
         return {name: value or "" for name, value in zip(NAMES, values, strict=True)}, None

@@ -12,7 +12,8 @@ from assistant.presets import KNOWN_FIELDS, Preset
 from assistant.services import Services
 from assistant.ui import review as review_panel
 from assistant.ui.common import (
-    MODEL_QUEUE,
+    DRAFT_CONCURRENCY,
+    DRAFT_QUEUE,
     accumulate,
     guarded,
     model_stream,
@@ -170,14 +171,14 @@ def build(services: Services) -> gr.Dropdown:
     event = draft.click(
         draft_note,
         [boxes["description"], note_format, discipline, preset, boxes["goals"], boxes["measures"], by_sections],
-        output, api_name="draft_note", concurrency_limit=1, concurrency_id=MODEL_QUEUE,
+        output, api_name="draft_note", concurrency_limit=DRAFT_CONCURRENCY, concurrency_id=DRAFT_QUEUE,
     )
     event.then(run_check, check_inputs, check_outputs, queue=False, api_visibility="private")
     draft.click(*reset, queue=False, api_visibility="private")
     redo = rewrite.click(
         rewrite_one,
         [output, section, boxes["description"], note_format, discipline, preset, boxes["goals"], boxes["measures"]],
-        output, concurrency_limit=1, concurrency_id=MODEL_QUEUE, api_visibility="private",
+        output, concurrency_limit=DRAFT_CONCURRENCY, concurrency_id=DRAFT_QUEUE, api_visibility="private",
     )
     redo.then(run_check, check_inputs, check_outputs, queue=False, api_visibility="private")
     review.check_again.click(run_check, check_inputs, check_outputs, queue=False, api_visibility="private")

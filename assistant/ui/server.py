@@ -2,7 +2,8 @@
 
 We bind the socket ourselves (so the port is ours before anyone is told about
 it, and only loopback is ever bound), mount Gradio on a FastAPI app, and run
-uvicorn on that socket.
+uvicorn on that socket. gradio and fastapi are imported when the app is mounted, so the
+socket (and the launcher's progress page) can answer before those heavy imports are done.
 """
 
 from __future__ import annotations
@@ -14,18 +15,19 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import gradio as gr
 import uvicorn
-from fastapi import FastAPI
 
 from assistant.accounts import AccountStore, Sessions
 from assistant.audit import AuditLog
 from assistant.config import LOOPBACK_HOST
 from assistant.errors import NetworkRefused
 from assistant.privacy import require_loopback
-from assistant.ui.app import CSS, THEME
 from assistant.ui.guard import IDLE_SCRIPT, LaunchGuard
+
+if TYPE_CHECKING:
+    import gradio as gr
 
 log = logging.getLogger(__name__)
 IDLE_MINUTES = 15.0  # staff sessions end after this long without use
@@ -66,18 +68,28 @@ class RunningServer:
             self.thread.join(timeout=10)
 
 
-def make_asgi(blocks: gr.Blocks, port: int, token: str, accounts: AccountStore | None = None,
-              audit: AuditLog | None = None, files_dir: Path | None = None) -> LaunchGuard:
+def gradio_app(blocks: gr.Blocks, port: int, files_dir: Path | None = None, with_accounts: bool = False) -> Any:
+    """The Blocks mounted on a FastAPI app (without the guard)."""
+    import gradio as gr
+    from fastapi import FastAPI
+
+    from assistant.ui.app import CSS, THEME
+
     blocks.queue(default_concurrency_limit=4)
-    with_accounts = accounts is not None and accounts.enabled
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
-    app = gr.mount_gradio_app(
+    return gr.mount_gradio_app(
         app, blocks, path="/", server_name=LOOPBACK_HOST, server_port=port,
         footer_links=[], run_history=False, ssr_mode=False, theme=THEME, css=CSS,
         show_error=True, mcp_server=False, pwa=False, enable_monitoring=False,
         max_file_size="5mb", head=IDLE_SCRIPT if with_accounts else None,
         allowed_paths=[str(files_dir)] if files_dir else None,
     )
+
+
+def make_asgi(blocks: gr.Blocks, port: int, token: str, accounts: AccountStore | None = None,
+              audit: AuditLog | None = None, files_dir: Path | None = None) -> LaunchGuard:
+    with_accounts = accounts is not None and accounts.enabled
+    app = gradio_app(blocks, port, files_dir, with_accounts)
     return LaunchGuard(app, token=token, port=port, accounts=accounts, sessions=Sessions(IDLE_MINUTES), audit=audit)
 
 
@@ -86,13 +98,23 @@ def serve(
     on_ready: Callable[[RunningServer], None] | None = None,
     accounts: AccountStore | None = None, audit: AuditLog | None = None, files_dir: Path | None = None,
 ) -> RunningServer:
-    """``files_dir``: the app's temporary folder, from which downloads (exports) are served."""
-    """Start serving. In the foreground this blocks until the server is stopped."""
+    """Start serving. In the foreground this blocks until the server is stopped.
+
+    ``files_dir``: the app's temporary folder, from which downloads (exports) are served."""
+    return serve_asgi(lambda real_port, token: make_asgi(blocks, real_port, token, accounts, audit, files_dir),
+                      port, background=background, on_ready=on_ready)
+
+
+def serve_asgi(
+    build: Callable[[int, str], Any], port: int = 0, *, background: bool = False,
+    on_ready: Callable[[RunningServer], None] | None = None,
+) -> RunningServer:
+    """Bind 127.0.0.1, make a launch token, and serve ``build(port, token)`` (an ASGI app) with uvicorn."""
     sock = bind(port)
     real_port = sock.getsockname()[1]
     token = secrets.token_urlsafe(24)
     config = uvicorn.Config(
-        make_asgi(blocks, real_port, token, accounts, audit, files_dir), log_level="warning", access_log=False,
+        build(real_port, token), log_level="warning", access_log=False,
         server_header=False, timeout_graceful_shutdown=3, lifespan="on",
     )
     server = uvicorn.Server(config)
