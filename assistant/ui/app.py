@@ -11,7 +11,6 @@ from assistant.ui import (
     accounts_panel,
     chat_tab,
     help_tab,
-    history_tab,
     letter_tab,
     notes_tab,
     presets_tab,
@@ -76,9 +75,6 @@ def build_app(services: Services) -> gr.Blocks:
                 pickers["prior_auth"] = letter_tab.build(services)
             with gr.Tab("Chat", id="chat"):
                 pickers["chat"] = chat_tab.build(services)
-            with gr.Tab("History", id="history") as history_page:
-                show_history, history_outputs = history_tab.build(services)
-            history_page.select(show_history, None, history_outputs, api_visibility="private")
             with gr.Tab("Presets", id="presets"):
                 presets_tab.build(services, pickers)
             with gr.Tab("Settings", id="settings") as settings_page:
