@@ -78,11 +78,9 @@ class AccountStore:
         return [(a.name, a.role, a.locked_until > now) for a in sorted(self._load().values(), key=lambda a: a.name)]
 
     def add(self, name: str, password: str, role: str = "staff") -> Account:
-        if not NAME_PATTERN.match(name or ""):
-            raise AuthError("A user name is 2 to 40 letters, digits or . _ @ -, starting with a letter or digit.")
+        check_new_account(name, password)
         if role not in ("staff", "admin"):
             raise AuthError("The role must be staff or admin.")
-        _check_password(password)
         with self._lock:
             accounts = self._load()
             if name.lower() in {n.lower() for n in accounts}:
@@ -151,6 +149,13 @@ class AccountStore:
                 account.failures = 0
                 self._save(accounts)
             return account
+
+
+def check_new_account(name: str, password: str) -> None:
+    """AuthError with a plain message when a user name or password cannot be used."""
+    if not NAME_PATTERN.match(name or ""):
+        raise AuthError("A user name is 2 to 40 letters, digits or . _ @ -, starting with a letter or digit.")
+    _check_password(password)
 
 
 def _check_password(password: str) -> None:

@@ -11,6 +11,7 @@ from assistant.ui import (
     accounts_panel,
     chat_tab,
     help_tab,
+    history_tab,
     letter_tab,
     notes_tab,
     presets_tab,
@@ -66,7 +67,7 @@ def build_app(services: Services) -> gr.Blocks:
             details = gr.Markdown(details_text(services), elem_id="model-details")
         for notice in services.notices:
             gr.Markdown(f"**Please note:** {notice}", elem_id="demo-notice" if "demo model" in notice else None)
-        help_tab.build_welcome(services)
+        show_welcome, welcome_outputs = help_tab.build_welcome(services)
         with gr.Tabs():
             pickers = {}
             with gr.Tab("Progress note", id="note"):
@@ -75,6 +76,9 @@ def build_app(services: Services) -> gr.Blocks:
                 pickers["prior_auth"] = letter_tab.build(services)
             with gr.Tab("Chat", id="chat"):
                 pickers["chat"] = chat_tab.build(services)
+            with gr.Tab("History", id="history") as history_page:
+                show_history, history_outputs = history_tab.build(services)
+            history_page.select(show_history, None, history_outputs, api_visibility="private")
             with gr.Tab("Presets", id="presets"):
                 presets_tab.build(services, pickers)
             with gr.Tab("Settings", id="settings") as settings_page:
@@ -92,4 +96,5 @@ def build_app(services: Services) -> gr.Blocks:
 
         app.load(refresh, None, [status, details], queue=False, api_visibility="private")
         app.load(show_accounts, None, account_outputs, queue=False, api_visibility="private")
+        app.load(show_welcome, None, welcome_outputs, queue=False, api_visibility="private")
     return app

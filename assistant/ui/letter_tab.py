@@ -66,7 +66,7 @@ def build(services: Services) -> gr.Dropdown:
         with gr.Column(scale=1):
             output = gr.Textbox(
                 label="Draft letter (you can edit it here)", lines=30, max_lines=80, interactive=True,
-                buttons=["copy"], elem_id="letter-output",
+                buttons=[], elem_id="letter-output",
             )
             review = review_panel.build(services, "letter")
 

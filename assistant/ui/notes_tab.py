@@ -91,7 +91,7 @@ def build(services: Services) -> gr.Dropdown:
         with gr.Column(scale=1):
             output = gr.Textbox(
                 label="Draft note (you can edit it here)", lines=22, max_lines=60, interactive=True,
-                buttons=["copy"], elem_id="note-output",
+                buttons=[], elem_id="note-output",
             )
             with gr.Row():
                 section = gr.Dropdown(NOTE_FORMATS["SOAP"], value=None, label="Rewrite one section", scale=2,

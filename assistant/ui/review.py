@@ -9,6 +9,7 @@ approval must be approved again.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -82,6 +83,7 @@ def build(services: Services, prefix: str) -> Review:
         approve = gr.Button("Approve", variant="primary", elem_id=f"{prefix}-approve")
     status = gr.Markdown("Status: **draft** (not approved yet).", elem_id=f"{prefix}-approval")
     with gr.Row():
+        copy = gr.Button("Copy", elem_id=f"{prefix}-copy")
         buttons = {fmt: gr.Button(f"Download .{fmt}", elem_id=f"{prefix}-export-{fmt}") for fmt in EXPORTERS}
     download = gr.File(label="Your document", visible=False, interactive=False, elem_id=f"{prefix}-download")
     review = Review(highlight, summary, gr.State(0), gr.State(""), status)
@@ -89,6 +91,7 @@ def build(services: Services, prefix: str) -> Review:
     review.check_again = check_again  # type: ignore[attr-defined]
     review.approve = approve  # type: ignore[attr-defined]
     review.buttons = buttons  # type: ignore[attr-defined]
+    review.copy = copy  # type: ignore[attr-defined]
     review.download = download  # type: ignore[attr-defined]
     return review
 
@@ -144,6 +147,20 @@ def wire(services: Services, review: Review, output: gr.Textbox, doc_kind: str, 
 
     output.input(edited, [output, review.approved], review.status, **private)
 
+    def copied(text: str, approved: str) -> str:
+        if not approved:
+            raise gr.Error("Approve the draft first: only an approved draft is copied.", print_exception=False)
+        if (text or "").strip() != approved:
+            raise gr.Error("The draft changed after you approved it. Approve it again, then copy.", print_exception=False)
+        gr.Info("Copied. Paste it into your records system.")
+        return approved
+
+    # The server says whether copying is allowed (same rule as downloads); then the browser copies
+    # (the approved text lives on the server, so it comes back in a hidden box).
+    copy_buffer = gr.Textbox(visible=False)
+    review.copy.click(copied, [output, review.approved], copy_buffer, **private).success(  # type: ignore[attr-defined]
+        None, copy_buffer, None, js="(text) => { navigator.clipboard.writeText(text).catch(() => {}); }")
+
     for fmt, button in review.buttons.items():  # type: ignore[attr-defined]
         def export(text: str, approved: str, preset_id: str, request: gr.Request, fmt: str = fmt):
             if not approved:
@@ -152,7 +169,9 @@ def wire(services: Services, review: Review, output: gr.Textbox, doc_kind: str, 
                 raise gr.Error("The draft changed after you approved it. Approve it again, then download.",
                                print_exception=False)
             try:
-                path = EXPORTERS[fmt](approved, services.config.paths.tmp / "exports", doc_kind, services.profile)
+                # A folder with a random name per download: another signed-in account cannot guess the address.
+                folder = services.config.paths.tmp / "exports" / secrets.token_hex(8)
+                path = EXPORTERS[fmt](approved, folder, doc_kind, services.profile)
             except AssistantError as exc:
                 raise to_user_error(exc) from None
             if services.audit is not None:
