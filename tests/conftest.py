@@ -46,5 +46,17 @@ def seeded_home(assistant_home: Path, demo_model_dir: Path) -> Path:
     return assistant_home
 
 
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium driven by Playwright (tests/browser_kit.py), one per test module."""
+    from browser_kit import CHROMIUM, FLAGS, require_chromium
+
+    sync_api = require_chromium()
+    with sync_api.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield launched
+        launched.close()
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     return f"ASSISTANT offline env: HF_HUB_OFFLINE={os.environ.get('HF_HUB_OFFLINE')}"

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from browser_kit import CHROMIUM, FLAGS, SHOTS, record_outside, require_chromium
+from browser_kit import SHOTS, record_outside, require_chromium
 
 pytestmark = pytest.mark.slow
 
@@ -47,14 +47,6 @@ def app_url(tmp_path_factory, demo_model_dir: Path):
     yield url, home
     proc.terminate()
     proc.wait(timeout=15)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

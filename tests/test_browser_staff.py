@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from browser_kit import CHROMIUM, FLAGS, SHOTS, record_outside, require_chromium
+from browser_kit import SHOTS, record_outside, require_chromium
 
 from assistant.accounts import AccountStore
 from assistant.backends.fake import FakeBackend
@@ -41,14 +41,6 @@ def app(assistant_home: Path):
         time.sleep(0.05)
     yield running, assistant_home
     running.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture
