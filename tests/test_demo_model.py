@@ -74,7 +74,8 @@ def served(seeded_home: Path):
             break
         lines.append(line)
     assert lines[-1].startswith("The assistant is ready"), "the model did not load:\n" + "".join(lines)
-    threading.Thread(target=proc.stdout.read, daemon=True).start()  # keep the pipe drained
+    threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True).start()  # keep the pipe drained
+    proc.console = lines  # everything it printed: what a terminal, or a desktop session's log, would keep
     yield proc, int(url.group(2)), url.group(3)
     proc.terminate()
     try:
@@ -122,3 +123,40 @@ def test_serve_streams_with_demo_model_and_stop_is_prompt(served, seeded_home: P
         time.sleep(0.05)
     assert letter.outputs()[-1].strip()
     letter.cancel()
+
+
+def test_no_patient_text_in_console_logs_or_files_even_when_requests_go_wrong(served, seeded_home: Path):
+    """A real server: a note, an over-long paste, a forged and a malformed request, all carrying a
+    made-up patient detail; afterwards it is nowhere in the console output or the data folder."""
+    import httpx
+
+    proc, port, token = served
+    secret = "Zanzibar-Quokka-7731"
+    auth = {"Authorization": f"Bearer {token}"}
+    client = Client(f"http://127.0.0.1:{port}/", headers=auth, verbose=False)
+    job = client.submit(f"{NOTE} Patient codename {secret}.", "SOAP", "Behavioral health", "daily-note",
+                        api_name="/draft_note")
+    assert job.result(timeout=240).strip()
+    with pytest.raises(Exception, match="too long|shorten|characters"):
+        client.predict(f"{secret} " * 20_000, "SOAP", "Behavioral health", "daily-note", api_name="/draft_note")
+    base = f"http://127.0.0.1:{port}/gradio_api"
+    forged = httpx.post(f"{base}/queue/join", headers=auth, timeout=30,
+                        json={"data": [secret], "fn_index": 9999, "session_hash": "forged1234"})
+    malformed = httpx.post(f"{base}/queue/join", headers={**auth, "Content-Type": "application/json"}, timeout=30,
+                           content=f'{{"data": ["{secret}", '.encode())
+    assert forged.status_code >= 400 and malformed.status_code >= 400
+    assert secret not in forged.text + malformed.text
+    assert httpx.get(f"http://127.0.0.1:{port}/", headers=auth, timeout=30).status_code == 200  # still serving
+    proc.terminate()
+    proc.wait(timeout=30)
+    time.sleep(0.5)  # the reader thread takes the last lines
+    console = "".join(proc.console)
+    assert "URL: http://127.0.0.1" in console and "The assistant is ready" in console, console[-3000:]
+    # Stopped by the system (SIGTERM, as at log-out): it still cleans up and says so.
+    assert proc.returncode == 0 and "The assistant has stopped." in console, console[-3000:]
+    assert not any((seeded_home / "tmp").iterdir()), "temporary files are emptied at exit"
+    assert '"event": "app_stopped"' in (seeded_home / "audit" / "audit.jsonl").read_text()
+    assert secret not in console, console[-3000:]
+    for path in seeded_home.rglob("*"):
+        if path.is_file() and "models" not in path.relative_to(seeded_home).parts:
+            assert secret.encode() not in path.read_bytes(), path

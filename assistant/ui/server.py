@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import signal
 import socket
 import threading
 from collections.abc import Callable
@@ -131,8 +132,24 @@ def serve_asgi(
         running.thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="server", daemon=True)
         running.thread.start()
         return running
+    # uvicorn stops gracefully on SIGINT/SIGTERM and then raises the signal again for the handler it
+    # found. With the default one the process would die right there, before the caller's clean-up
+    # (temporary files emptied, "stopped" in the audit log). So the handler it finds only notes it.
+    previous = _note_stop_signals()
     try:
         server.run(sockets=[sock])
     finally:
         sock.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return running
+
+
+def _note_stop_signals() -> dict[int, Any]:
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def noted(signum: int, frame: Any) -> None:
+        log.info("stopping: signal %d", signum)
+
+    return {sig: signal.signal(sig, noted) for sig in (signal.SIGINT, signal.SIGTERM)}
