@@ -16,6 +16,7 @@ import pytest
 from browser_kit import SHOTS, record_outside, require_chromium
 
 from assistant.accounts import AccountStore
+from assistant.backends import ModelInfo
 from assistant.backends.fake import FakeBackend
 from assistant.config import Config
 from assistant.services import build_services
@@ -32,7 +33,8 @@ TABS = ("Progress note", "Prior-auth letter", "Chat", "Presets", "Settings", "He
 
 @pytest.fixture
 def app(assistant_home: Path):
-    services = build_services(Config.load(), FakeBackend(reply=DRAFT, delay=0.01))
+    info = ModelInfo(name="a scripted test model", device="processor (CPU)", precision="none", context_window=4096)
+    services = build_services(Config.load(), FakeBackend(reply=DRAFT, delay=0.01, info=info))
     running = serve(build_app(services), 0, background=True, accounts=AccountStore(assistant_home),
                     audit=services.audit)
     deadline = time.monotonic() + 30
