@@ -46,10 +46,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class NoTextFormatter(logging.Formatter):
+    """Any library's logged exception becomes its type and code location: exception messages can
+    quote what the user typed (assistant.errors.where_failed)."""
+
+    def formatException(self, ei) -> str:  # noqa: N802 - logging's name
+        return "  " + where_failed(ei[1]) if ei and ei[1] is not None else ""
+
+    def formatStack(self, stack_info: str) -> str:  # noqa: N802 - logging's name
+        return ""
+
+
 def setup_logging(folder: Path) -> None:
     """Log to the user's log folder. Messages carry ids, sizes and timings, never text."""
     handler = logging.handlers.RotatingFileHandler(folder / "assistant.log", maxBytes=2_000_000, backupCount=3, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(NoTextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.setLevel(logging.INFO)
     root.addHandler(handler)

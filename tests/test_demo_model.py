@@ -157,6 +157,10 @@ def test_no_patient_text_in_console_logs_or_files_even_when_requests_go_wrong(se
     assert not any((seeded_home / "tmp").iterdir()), "temporary files are emptied at exit"
     assert '"event": "app_stopped"' in (seeded_home / "audit" / "audit.jsonl").read_text()
     assert secret not in console, console[-3000:]
+    # The forged request's failure went to the log as a type and a place, not a traceback on screen.
+    log_text = (seeded_home / "logs" / "assistant.log").read_text()
+    assert "Traceback" not in console + log_text, console[-3000:]
+    assert "KeyError at " in log_text
     for path in seeded_home.rglob("*"):
         if path.is_file() and "models" not in path.relative_to(seeded_home).parts:
             assert secret.encode() not in path.read_bytes(), path

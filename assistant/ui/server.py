@@ -117,6 +117,7 @@ def serve_asgi(
     config = uvicorn.Config(
         build(real_port, token), log_level="warning", access_log=False,
         server_header=False, timeout_graceful_shutdown=3, lifespan="on",
+        log_config=None,  # uvicorn's errors go to the app's log (exceptions without their messages), not the console
     )
     server = uvicorn.Server(config)
     running = RunningServer(server=server, thread=None, port=real_port, token=token)
