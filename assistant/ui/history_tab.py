@@ -92,8 +92,9 @@ def build(services: Services) -> tuple[Callable[..., tuple], list]:
     ids = gr.State([])
 
     def owner(request: gr.Request | None) -> str | None:
-        """Whose drafts this person may see: None (all) without accounts, else their own name."""
-        return user_of(request) if accounts.enabled else None
+        """Whose drafts this person may see: None (all) without accounts, else their own name
+        ("" when no one is signed in: then only drafts kept before accounts were turned on)."""
+        return (user_of(request) or "") if accounts.enabled else None
 
     def visible(request: gr.Request | None) -> list[Draft]:
         if store is None:
