@@ -136,7 +136,11 @@ def test_no_patient_text_in_console_logs_or_files_even_when_requests_go_wrong(se
     client = Client(f"http://127.0.0.1:{port}/", headers=auth, verbose=False)
     job = client.submit(f"{NOTE} Patient codename {secret}.", "SOAP", "Behavioral health", "daily-note",
                         api_name="/draft_note")
-    assert job.result(timeout=240).strip()
+    deadline = time.monotonic() + 180
+    while len(job.outputs()) < 3 and not job.done() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert job.outputs() and job.outputs()[-1].strip(), "the note streams in"
+    job.cancel()  # a few pieces are enough: the canary was in the prompt
     with pytest.raises(Exception, match="too long|shorten|characters"):
         client.predict(f"{secret} " * 20_000, "SOAP", "Behavioral health", "daily-note", api_name="/draft_note")
     base = f"http://127.0.0.1:{port}/gradio_api"
