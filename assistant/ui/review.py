@@ -159,7 +159,8 @@ def wire(services: Services, review: Review, output: gr.Textbox, doc_kind: str, 
     # (the approved text lives on the server, so it comes back in a hidden box).
     copy_buffer = gr.Textbox(visible=False)
     review.copy.click(copied, [output, review.approved], copy_buffer, **private).success(  # type: ignore[attr-defined]
-        None, copy_buffer, None, js="(text) => { navigator.clipboard.writeText(text).catch(() => {}); }")
+        None, copy_buffer, None, js="(text) => { navigator.clipboard.writeText(text).catch(() => window.alert("
+           "'This browser did not allow copying. Select the text in the draft box and press Ctrl+C.')); }")
 
     for fmt, button in review.buttons.items():  # type: ignore[attr-defined]
         def export(text: str, approved: str, preset_id: str, request: gr.Request, fmt: str = fmt):
