@@ -78,8 +78,6 @@ def server_with_accounts(assistant_home: Path):
     accounts.add("morgan", PASSWORD, "admin")
     services = build_services(config, FakeBackend(reply="Draft text."))
     running = serve(build_app(services), 0, background=True, accounts=accounts, audit=services.audit)
-    while not running.server.started:
-        time.sleep(0.05)
     yield running, config
     running.stop()
 

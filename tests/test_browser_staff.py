@@ -9,7 +9,6 @@ same pages with the real demo model)."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -37,10 +36,6 @@ def app(assistant_home: Path):
     services = build_services(Config.load(), FakeBackend(reply=DRAFT, delay=0.01, info=info))
     running = serve(build_app(services), 0, background=True, accounts=AccountStore(assistant_home),
                     audit=services.audit)
-    deadline = time.monotonic() + 30
-    while not running.server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
     yield running, assistant_home
     running.stop()
 

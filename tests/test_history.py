@@ -163,19 +163,11 @@ def audit_records(root: Path) -> list[dict]:
 # ---------------------------------------------------------------- through the real server
 
 
-def started(running):
-    deadline = time.monotonic() + 30
-    while not running.server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    return running
-
-
 @pytest.fixture
 def server(assistant_home: Path):
     config = Config.load()
     services = build_services(config, FakeBackend(reply=f"Subjective: calmer. Client {SECRET} slept well.", delay=0.001))
-    running = started(serve(build_app(services), 0, background=True, audit=services.audit))
+    running = serve(build_app(services), 0, background=True, audit=services.audit)
     yield running, config
     running.stop()
 
@@ -255,8 +247,8 @@ def server_with_accounts(assistant_home: Path):
     accounts.add("morgan", PASSWORD, "admin")
     accounts.add("sam", PASSWORD, "staff")
     services = build_services(config, FakeBackend(reply="Draft text."))
-    running = started(serve(build_app(services), 0, background=True, accounts=accounts, audit=services.audit,
-                            files_dir=config.paths.tmp))
+    running = serve(build_app(services), 0, background=True, accounts=accounts, audit=services.audit,
+                    files_dir=config.paths.tmp)
     yield running, config
     running.stop()
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 import zipfile
 from pathlib import Path
 
@@ -41,10 +40,6 @@ def run_session_with_phi(config: Config) -> None:
     backend = FakeBackend(reply=lambda msgs: "Reminder drafted.", delay=0.001)
     running = serve(build_app(build_services(config, backend)), 0, background=True)
     try:
-        deadline = time.monotonic() + 30
-        while not running.server.started:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
         client = Client(f"http://127.0.0.1:{running.port}/", headers={"Authorization": f"Bearer {running.token}"},
                         verbose=False)
         typed = f"Letter for {NAME}, DOB {DOB}, member {MEMBER}, SSN {SSN}, {EMAIL}, {PHONE}."

@@ -13,6 +13,7 @@ import secrets
 import signal
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
     import gradio as gr
 
 log = logging.getLogger(__name__)
+
+BACKGROUND_START_S = 30.0  # how long a background start may take before it counts as failed
 IDLE_MINUTES = 15.0  # staff sessions end after this long without use
 
 
@@ -132,6 +135,13 @@ def serve_asgi(
     if background:
         running.thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="server", daemon=True)
         running.thread.start()
+        # Return once it answers (callers connect at once); a server that stopped instead is an error.
+        deadline = time.monotonic() + BACKGROUND_START_S
+        while not server.started:
+            if time.monotonic() > deadline or not running.thread.is_alive():
+                server.should_exit = True
+                raise RuntimeError(f"the server on 127.0.0.1:{real_port} did not start")
+            threading.Event().wait(0.02)
         return running
     # uvicorn stops gracefully on SIGINT/SIGTERM and then raises the signal again for the handler it
     # found. With the default one the process would die right there, before the caller's clean-up
