@@ -147,20 +147,22 @@ def wire(services: Services, review: Review, output: gr.Textbox, doc_kind: str, 
 
     output.input(edited, [output, review.approved], review.status, **private)
 
-    def copied(text: str, approved: str) -> str:
+    def copied(text: str, approved: str) -> None:
         if not approved:
             raise gr.Error("Approve the draft first: only an approved draft is copied.", print_exception=False)
         if (text or "").strip() != approved:
             raise gr.Error("The draft changed after you approved it. Approve it again, then copy.", print_exception=False)
         gr.Info("Copied. Paste it into your records system.")
-        return approved
 
-    # The server says whether copying is allowed (same rule as downloads); then the browser copies
-    # (the approved text lives on the server, so it comes back in a hidden box).
-    copy_buffer = gr.Textbox(visible=False)
-    review.copy.click(copied, [output, review.approved], copy_buffer, **private).success(  # type: ignore[attr-defined]
-        None, copy_buffer, None, js="(text) => { navigator.clipboard.writeText(text).catch(() => window.alert("
-           "'This browser did not allow copying. Select the text in the draft box and press Ctrl+C.')); }")
+    # The browser copies within the click (browsers allow it only then), when the page shows the draft
+    # as approved; the server checks the same rule as for downloads and says what happened.
+    status_id = review.status.elem_id
+    review.copy.click(  # type: ignore[attr-defined]
+        copied, [output, review.approved], None, **private,
+        js="(text, approved) => { const status = document.getElementById('" + str(status_id) + "'); "
+           "if (status && status.innerText.includes('approved —')) navigator.clipboard.writeText((text || '').trim())"
+           ".catch(() => window.alert('This browser did not allow copying. Select the text in the draft box and "
+           "press Ctrl+C.')); return [text, approved]; }")
 
     for fmt, button in review.buttons.items():  # type: ignore[attr-defined]
         def export(text: str, approved: str, preset_id: str, request: gr.Request, fmt: str = fmt):
