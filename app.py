@@ -25,7 +25,7 @@ def prepare_process() -> None:
 if __name__ == "__main__":
     prepare_process()
 
-from assistant.privacy import lockdown  # noqa: E402
+from assistant.security.privacy import lockdown  # noqa: E402
 
 lockdown()
 

@@ -1,6 +1,6 @@
 """``python -m assistant``: privacy lockdown first, then the command line."""
 
-from assistant.privacy import lockdown
+from assistant.security.privacy import lockdown
 
 lockdown()
 

@@ -37,7 +37,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from assistant import __version__, about  # noqa: E402
+from assistant import __version__  # noqa: E402
+from assistant.install import about  # noqa: E402
 
 BUILD = ROOT / "build"
 OUT = BUILD / "out"
@@ -78,10 +79,11 @@ def log(text: str) -> None:
 
 
 def check_inputs(args: argparse.Namespace) -> VendorInputs:
-    from assistant import models, vendor
+    from assistant.core.presets import load_file
+    from assistant.core.profile import PracticeProfile
+    from assistant.engine import models
     from assistant.errors import AssistantError
-    from assistant.presets import load_file
-    from assistant.profile import PracticeProfile
+    from assistant.install import vendor
 
     problems: list[str] = []
     inputs = VendorInputs(vendor=args.vendor or "")
@@ -93,7 +95,7 @@ def check_inputs(args: argparse.Namespace) -> VendorInputs:
         except AssistantError as exc:
             problems.append(f"--model {path}: not a usable model: {exc.message}")
     if not args.model:
-        from assistant import demo_model
+        from assistant.engine import demo_model
 
         try:
             demo_model.find_demo_gguf()

@@ -18,16 +18,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from assistant.privacy import lockdown  # noqa: E402
+from assistant.security.privacy import lockdown  # noqa: E402
 
 lockdown()
 
-from assistant.backends.hf import TransformersBackend  # noqa: E402
+from assistant.app.drafting import draft_by_sections  # noqa: E402
 from assistant.checks import check_draft  # noqa: E402
-from assistant.documents.notes import NoteRequest, note_messages, resolve_format  # noqa: E402
-from assistant.drafting import draft_by_sections  # noqa: E402
-from assistant.generation import Engine  # noqa: E402
-from assistant.presets import load_presets, shipped_dir  # noqa: E402
+from assistant.core.documents.notes import NoteRequest, note_messages, resolve_format  # noqa: E402
+from assistant.core.presets import load_presets, shipped_dir  # noqa: E402
+from assistant.engine.engine import Engine  # noqa: E402
+from assistant.engine.hf import TransformersBackend  # noqa: E402
 
 
 def main() -> int:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.privacy import lockdown
+from assistant.security.privacy import lockdown
 
 lockdown()
 
@@ -27,8 +27,8 @@ def assistant_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture(scope="session")
 def demo_model_dir() -> Path:
     """The real demo model, converted from its GGUF once and kept between runs."""
-    from assistant import demo_model
-    from assistant.backends import hf
+    from assistant.engine import demo_model
+    from assistant.engine import hf
 
     folder = CACHE / "demo-smollm2-135m-instruct"
     if not demo_model.is_converted(folder):

@@ -11,13 +11,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from assistant.accounts import AccountStore, AuthError, Sessions
-from assistant.backends.fake import FakeBackend
+from assistant.app.services import build_services
 from assistant.cli import main
-from assistant.config import Config
-from assistant.services import build_services
-from assistant.ui.app import build_app
-from assistant.ui.server import serve
+from assistant.engine.fake import FakeBackend
+from assistant.security.accounts import AccountStore, AuthError, Sessions
+from assistant.store.config import Config
+from assistant.web.app import build_app
+from assistant.web.server import serve
 
 PASSWORD = "correct horse battery"
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.audit import AuditLog, audited, export_csv, text_hash, verify
 from assistant.cli import main
-from assistant.storage import DraftStore
+from assistant.security.audit import AuditLog, audited, export_csv, text_hash, verify
+from assistant.store.drafts import DraftStore
 
 
 def filled(folder: Path, n: int = 5) -> AuditLog:

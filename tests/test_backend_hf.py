@@ -20,8 +20,9 @@ import pytest
 import torch
 from tiny_models import build_tiny_model  # tests/ is on sys.path (no __init__.py)
 
-from assistant.backends import GenerationSettings, Message, hf
-from assistant.backends.hf import TransformersBackend, check_model_folder
+from assistant.core.messages import GenerationSettings, Message
+from assistant.engine import hf
+from assistant.engine.hf import TransformersBackend, check_model_folder
 from assistant.errors import AssistantError, GenerationError, ModelLoadError, ModelNotFound
 
 CHAT = [
@@ -526,7 +527,7 @@ def test_stopping_one_answer_of_a_batch_leaves_the_others(llama_bf16: Transforme
 
 
 def test_the_engine_batches_real_requests_and_streams_each_its_own_text(llama_bf16: TransformersBackend) -> None:
-    from assistant.generation import Engine
+    from assistant.engine.engine import Engine
 
     engine = Engine(llama_bf16)
     alone = ["".join(llama_bf16.stream(p, GREEDY, threading.Event())) for p in PROMPTS]

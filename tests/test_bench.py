@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from tiny_models import build_tiny_model  # tests/ is on sys.path (no __init__.py)
 
-from assistant import bench, cli
-from assistant.config import Config
+from assistant import cli
+from assistant.ops import bench
+from assistant.store.config import Config
 
 FIGURES = ("first_token_s", "decode_tokens_per_s", "draft_s", "tokens", "runs")
 

@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 from browser_kit import SHOTS, record_outside, require_chromium
 
-from assistant.accounts import AccountStore
-from assistant.backends import ModelInfo
-from assistant.backends.fake import FakeBackend
-from assistant.config import Config
-from assistant.services import build_services
-from assistant.ui.app import build_app
-from assistant.ui.server import serve
+from assistant.app.services import build_services
+from assistant.engine.contract import ModelInfo
+from assistant.engine.fake import FakeBackend
+from assistant.security.accounts import AccountStore
+from assistant.store.config import Config
+from assistant.web.app import build_app
+from assistant.web.server import serve
 
 pytestmark = pytest.mark.slow
 

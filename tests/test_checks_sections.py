@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from assistant.checks import check_sections, replace_section, split_sections
-from assistant.documents.notes import NOTE_FORMATS
+from assistant.core.documents.notes import NOTE_FORMATS
 from assistant.errors import InputError
 
 SOAP = NOTE_FORMATS["SOAP"]

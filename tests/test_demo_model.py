@@ -16,7 +16,7 @@ import psutil
 import pytest
 from gradio_client import Client
 
-from assistant.backends import GenerationSettings, Message
+from assistant.core.messages import GenerationSettings, Message
 
 pytestmark = pytest.mark.slow
 
@@ -24,7 +24,7 @@ NOTE = "50 minute session. Client practiced paced breathing, rated anxiety 6 out
 
 
 def test_demo_model_generates(demo_model_dir: Path):
-    from assistant.backends.hf import TransformersBackend
+    from assistant.engine.hf import TransformersBackend
 
     backend = TransformersBackend.load(demo_model_dir, is_demo=True)
     assert backend.info.is_demo and backend.info.context_window == 8192
@@ -36,7 +36,7 @@ def test_demo_model_generates(demo_model_dir: Path):
 
 
 def test_demo_model_in_4bit_on_cpu(demo_model_dir: Path):
-    from assistant.backends.hf import TransformersBackend
+    from assistant.engine.hf import TransformersBackend
 
     backend = TransformersBackend.load(demo_model_dir, cpu_precision="4bit", is_demo=True)
     assert "4-bit NF4" in backend.info.precision
@@ -101,7 +101,7 @@ def test_serve_streams_with_demo_model_and_stop_is_prompt(served, seeded_home: P
     log_file = seeded_home / "logs" / "assistant.log"
     ended = None
     while ended is None and time.time() - cancelled_at < 30:
-        found = re.search(r"^(\S+ \S+) INFO assistant.generation: generation kind=progress_note outcome=(\w+)",
+        found = re.search(r"^(\S+ \S+) INFO assistant.engine.engine: generation kind=progress_note outcome=(\w+)",
                           log_file.read_text(), re.M)
         if found:
             ended = found

@@ -8,8 +8,8 @@ import logging
 
 import pytest
 
-from assistant import doctor
 from assistant.cli import main
+from assistant.ops import doctor
 
 GB = 1024**3
 

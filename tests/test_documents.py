@@ -4,12 +4,12 @@ import datetime as dt
 
 import pytest
 
-from assistant.documents import clean_text
-from assistant.documents.chat import chat_messages
-from assistant.documents.letters import LetterRequest, letter_messages
-from assistant.documents.notes import NOTE_FORMATS, NoteRequest, note_messages
+from assistant.core.documents import clean_text
+from assistant.core.documents.chat import chat_messages
+from assistant.core.documents.letters import LetterRequest, letter_messages
+from assistant.core.documents.notes import NOTE_FORMATS, NoteRequest, note_messages
+from assistant.core.presets import load_presets, shipped_dir
 from assistant.errors import InputError, InputTooLong
-from assistant.presets import load_presets, shipped_dir
 
 
 @pytest.fixture(scope="module")

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from assistant.backends import GenerationSettings
-from assistant.backends.fake import FakeBackend
+from assistant.app.drafting import draft_by_sections, rewrite_section
 from assistant.checks import check_sections
-from assistant.documents.notes import NoteRequest
-from assistant.drafting import draft_by_sections, rewrite_section
-from assistant.generation import Engine
-from assistant.presets import load_presets, shipped_dir
+from assistant.core.documents.notes import NoteRequest
+from assistant.core.messages import GenerationSettings
+from assistant.core.presets import load_presets, shipped_dir
+from assistant.engine.engine import Engine
+from assistant.engine.fake import FakeBackend
 
 LIB = load_presets([shipped_dir()])
 NOTE = NoteRequest("Client practiced breathing; anxiety 6 out of 10. Plan: weekly.", "SOAP")

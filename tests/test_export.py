@@ -15,10 +15,10 @@ import pytest
 from PIL import Image
 from pypdf import PdfReader
 
+from assistant.core.profile import PracticeProfile
 from assistant.errors import ExportError, InputError
 from assistant.export import export_docx, export_pdf, export_txt
 from assistant.export.pdf import find_fonts
-from assistant.profile import PracticeProfile
 
 DAY = dt.date(2026, 11, 29)
 PATIENT = "Jane Roe"

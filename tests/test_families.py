@@ -17,12 +17,12 @@ import bitsandbytes as bnb
 import pytest
 from tiny_models import FAMILIES, build_tiny_model
 
-from assistant import models
-from assistant.backends import GenerationSettings, Message
-from assistant.backends.hf import TransformersBackend
-from assistant.config import Config
-from assistant.documents.chat import chat_messages
-from assistant.services import build_services, load_model, quantized_dir
+from assistant.app.services import build_services, load_model, quantized_dir
+from assistant.core.documents.chat import chat_messages
+from assistant.core.messages import GenerationSettings, Message
+from assistant.engine import models
+from assistant.engine.hf import TransformersBackend
+from assistant.store.config import Config
 
 RUN = ["llama3.1", "mistral", "phi3", "gemma2", "gemma3", "gemma3-vision", "qwen2.5"]
 SHORT = GenerationSettings(max_new_tokens=8, temperature=0)
@@ -122,7 +122,7 @@ def _template_only(folder: Path) -> TransformersBackend:
     """A backend with the family's real tokenizer and no weights: enough to render prompts."""
     from transformers import AutoTokenizer
 
-    from assistant.backends import ModelInfo
+    from assistant.engine.contract import ModelInfo
 
     tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
     return TransformersBackend(None, tokenizer, ModelInfo(folder.name, "test", "none", 2048))

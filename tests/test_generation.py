@@ -5,10 +5,10 @@ import time
 
 import pytest
 
-from assistant.backends import GenerationSettings, Message
-from assistant.backends.fake import FakeBackend
+from assistant.core.messages import GenerationSettings, Message
+from assistant.engine.engine import Engine, Waiting
+from assistant.engine.fake import FakeBackend
 from assistant.errors import GenerationError, InputTooLong
-from assistant.generation import Engine, Waiting
 
 MSGS = [Message("system", "s"), Message("user", "hello there")]
 
@@ -213,10 +213,10 @@ def test_the_app_lets_several_staff_draft_at_once_and_the_engine_batches_them():
     reach the engine together, which writes them in one batch, each to its own caller."""
     from gradio_client import Client
 
-    from assistant.config import Config
-    from assistant.services import build_services
-    from assistant.ui.app import build_app
-    from assistant.ui.server import serve
+    from assistant.app.services import build_services
+    from assistant.store.config import Config
+    from assistant.web.app import build_app
+    from assistant.web.server import serve
 
     backend = FakeBackend(reply=lambda msgs: "Subjective: " + " ".join(["w"] * 60), delay=0.01, max_batch=4)
     services = build_services(Config.load(), backend)

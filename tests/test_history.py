@@ -28,14 +28,14 @@ import httpx
 import pytest
 from gradio_client import Client
 
-from assistant.accounts import AccountStore
-from assistant.audit import AuditLog, text_hash, verify
-from assistant.backends.fake import FakeBackend
-from assistant.config import Config
-from assistant.services import build_services
-from assistant.storage import DraftStore
-from assistant.ui.app import build_app
-from assistant.ui.server import serve
+from assistant.app.services import build_services
+from assistant.engine.fake import FakeBackend
+from assistant.security.accounts import AccountStore
+from assistant.security.audit import AuditLog, text_hash, verify
+from assistant.store.config import Config
+from assistant.store.drafts import DraftStore
+from assistant.web.app import build_app
+from assistant.web.server import serve
 
 REPO = Path(__file__).resolve().parent.parent
 NOTE = "Client practiced paced breathing; anxiety 6 out of 10, down from 8. Plan: weekly sessions."
@@ -298,8 +298,8 @@ def test_with_accounts_each_person_sees_and_deletes_only_their_own(server_with_a
 CHILD = textwrap.dedent("""
     import os, sys, threading
     from pathlib import Path
-    from assistant.audit import AuditLog
-    from assistant.storage import DraftStore
+    from assistant.security.audit import AuditLog
+    from assistant.store.drafts import DraftStore
 
     root = Path(sys.argv[1])
     store = DraftStore(root, use_keyring=False)

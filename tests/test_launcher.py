@@ -12,10 +12,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from assistant import about, launcher, upgrade, vendor
-from assistant.backends.fake import FakeBackend
-from assistant.config import Config
+from assistant.app import launcher
+from assistant.engine.fake import FakeBackend
 from assistant.errors import ModelNotFound
+from assistant.install import about, upgrade, vendor
+from assistant.store.config import Config
 
 NOTE = "Client practiced paced breathing; anxiety 6 out of 10. Plan: weekly sessions."
 
@@ -90,7 +91,7 @@ def slow_fake_model(monkeypatch: pytest.MonkeyPatch):
         gate.wait(30)
         return FakeBackend(reply=lambda messages: "Subjective: reported. " + "more " * 2000, delay=0.01)
 
-    monkeypatch.setattr("assistant.services.load_model", load_model)
+    monkeypatch.setattr("assistant.app.services.load_model", load_model)
     return gate
 
 
@@ -164,7 +165,7 @@ def test_a_model_that_fails_to_load_is_reported_and_the_server_stops(monkeypatch
     def load_model(config, path, progress=print, stage=None):
         raise ModelNotFound("No model was found at /nowhere. Put a model folder there.")
 
-    monkeypatch.setattr("assistant.services.load_model", load_model)
+    monkeypatch.setattr("assistant.app.services.load_model", load_model)
     run = Launched(Config.load())
     run.thread.join(60)
     assert run.code == 2
@@ -197,7 +198,7 @@ def test_vendor_settings_are_defaults_except_locked_ones(tmp_path: Path, monkeyp
 
 
 def test_the_vendor_model_is_listed_once_and_used(tmp_path: Path, demo_model_dir: Path):
-    from assistant import models
+    from assistant.engine import models
 
     folder = tmp_path / "vendor"
     (folder / "models").mkdir(parents=True)

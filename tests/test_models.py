@@ -16,15 +16,16 @@ import pytest
 import torch
 from tiny_models import build_tiny_model
 
-from assistant import models
-from assistant.backends import GenerationSettings, Message, hf
-from assistant.backends.fake import FakeBackend
+from assistant.app.services import build_services, load_model, quantized_dir
 from assistant.cli import main
-from assistant.config import Config
+from assistant.core.messages import GenerationSettings, Message
+from assistant.engine import models
+from assistant.engine import hf
+from assistant.engine.engine import Engine
+from assistant.engine.fake import FakeBackend
 from assistant.errors import ModelBusy, ModelLoadError, ModelNotFound
-from assistant.generation import Engine
-from assistant.services import build_services, load_model, quantized_dir
-from assistant.ui import system_tab
+from assistant.store.config import Config
+from assistant.web.tabs import system_tab
 
 CHAT = [Message("system", "Be brief."), Message("user", "Write one sentence.")]
 SHORT = GenerationSettings(max_new_tokens=6, temperature=0)
@@ -230,8 +231,8 @@ def test_a_gpu_the_4bit_library_cannot_use_falls_back_to_the_processor(model_cop
 def test_out_of_memory_midway_through_the_real_server_keeps_it_serving(base_model: Path) -> None:
     from gradio_client import Client
 
-    from assistant.ui.app import build_app
-    from assistant.ui.server import serve
+    from assistant.web.app import build_app
+    from assistant.web.server import serve
 
     config = Config.load()
     config.settings.cpu_precision = "bf16"

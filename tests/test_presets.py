@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from assistant import preset_store
 from assistant.cli import main
-from assistant.config import Config
+from assistant.core.presets import KIND_LABELS, load_file, load_presets, parse_preset, shipped_dir
 from assistant.errors import PresetError
-from assistant.presets import KIND_LABELS, load_file, load_presets, parse_preset, shipped_dir
+from assistant.store import user_presets as preset_store
+from assistant.store.config import Config
 
 SHIPPED = sorted(shipped_dir().glob("*.yaml"))
 

@@ -9,8 +9,8 @@ import socket
 import pytest
 
 from assistant.errors import NetworkRefused
-from assistant.privacy import OFFLINE_ENV, blocked_attempts, is_loopback, require_loopback
-from assistant.ui.guard import COOKIE, LaunchGuard
+from assistant.security.privacy import OFFLINE_ENV, blocked_attempts, is_loopback, require_loopback
+from assistant.web.guard import COOKIE, LaunchGuard
 
 
 @pytest.mark.parametrize("address", [("93.184.216.34", 80), ("10.0.0.1", 443), ("2606:4700::1111", 443)])

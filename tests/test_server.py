@@ -12,11 +12,11 @@ import httpx
 import pytest
 from gradio_client import Client
 
-from assistant.backends.fake import FakeBackend
-from assistant.config import Config
-from assistant.services import build_services
-from assistant.ui.app import build_app
-from assistant.ui.server import serve
+from assistant.app.services import build_services
+from assistant.engine.fake import FakeBackend
+from assistant.store.config import Config
+from assistant.web.app import build_app
+from assistant.web.server import serve
 
 NOTE = "Client practiced paced breathing; anxiety 6 out of 10, down from 8. Plan: weekly sessions."
 

@@ -15,13 +15,13 @@ import socket
 import httpx
 import pytest
 
-from assistant.backends.fake import FakeBackend
-from assistant.config import Config
-from assistant.privacy import blocked_attempts
-from assistant.services import build_services
-from assistant.ui.app import build_app
-from assistant.ui.guard import COOKIE, MAX_BODY
-from assistant.ui.server import serve
+from assistant.app.services import build_services
+from assistant.engine.fake import FakeBackend
+from assistant.security.privacy import blocked_attempts
+from assistant.store.config import Config
+from assistant.web.app import build_app
+from assistant.web.guard import COOKIE, MAX_BODY
+from assistant.web.server import serve
 
 OUTSIDE = "OUTSIDE-SECRET-4417"
 ALLOWED = "ALLOWED-EXPORT-2290"

@@ -36,8 +36,8 @@ def test_only_ui_imports_gradio_and_only_hf_imports_torch():
 
 def test_core_imports_without_gradio_or_torch():
     code = (
-        "import sys, assistant.cli, assistant.services, assistant.documents.notes, "
-        "assistant.documents.letters, assistant.documents.chat, assistant.generation; "
+        "import sys, assistant.cli, assistant.app.services, assistant.core.documents.notes, "
+        "assistant.core.documents.letters, assistant.core.documents.chat, assistant.engine.engine; "
         "bad = {'gradio', 'torch', 'transformers'} & set(sys.modules); print(sorted(bad)); sys.exit(1 if bad else 0)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

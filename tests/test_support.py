@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from gradio_client import Client
 
-from assistant.backends.fake import FakeBackend
+from assistant.app.services import build_services
 from assistant.cli import main, setup_logging
-from assistant.config import Config
-from assistant.services import build_services
-from assistant.support import ScrubStats, find_identifiers, scrub_line
-from assistant.ui.app import build_app
-from assistant.ui.server import serve
+from assistant.engine.fake import FakeBackend
+from assistant.ops.support import ScrubStats, find_identifiers, scrub_line
+from assistant.store.config import Config
+from assistant.web.app import build_app
+from assistant.web.server import serve
 
 NAME, DOB, MEMBER, SSN = "Zanzibar Quokka", "04/12/1986", "XJH1234567", "123-45-6789"
 EMAIL, PHONE = "zanzibar.quokka@example.org", "(555) 867-5309"
@@ -61,8 +61,8 @@ def plant_leaks_in_the_log() -> None:
         raise ValueError(f"could not parse {NAME} {SSN}")
     except ValueError:
         logging.getLogger("some_library.worker").exception("request failed")
-    logging.getLogger("assistant.documents").error("draft failed for %r", f"{NAME} {DOB}")
-    logging.getLogger("assistant.documents").warning("contact %s %s %s %s %s", EMAIL, PHONE, SSN, DOB, MEMBER)
+    logging.getLogger("assistant.core.documents").error("draft failed for %r", f"{NAME} {DOB}")
+    logging.getLogger("assistant.core.documents").warning("contact %s %s %s %s %s", EMAIL, PHONE, SSN, DOB, MEMBER)
 
 
 def test_support_bundle_after_a_session_with_phi_contains_none_of_it(
@@ -103,7 +103,7 @@ def test_support_bundle_after_a_session_with_phi_contains_none_of_it(
 
 def test_scrub_line_keeps_our_facts_and_drops_the_rest() -> None:
     stats = ScrubStats()
-    ours = "2025-01-02 10:00:00,123 INFO assistant.generation: generation kind=note outcome=done pieces=12 chars=345 seconds=1.20"
+    ours = "2025-01-02 10:00:00,123 INFO assistant.engine.engine: generation kind=note outcome=done pieces=12 chars=345 seconds=1.20"
     assert scrub_line(ours, stats) == ours
     assert scrub_line("Traceback (most recent call last):", stats) is None
     assert "left out: 11 characters" in scrub_line("2025-01-02 10:00:00,123 WARNING gradio.x: Hello World", stats)
@@ -118,7 +118,7 @@ def test_bundle_into_a_missing_folder_is_a_plain_error(tmp_path: Path, capsys, n
 
 
 def test_without_an_audit_log_the_bundle_says_so(tmp_path: Path, no_new_log_handlers) -> None:
-    from assistant.support import make_bundle
+    from assistant.ops.support import make_bundle
 
     config = Config.load()
     report = {"verdict": {"mode": "cpu"}}  # the hardware check itself is tested in test_doctor.py

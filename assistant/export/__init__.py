@@ -13,9 +13,9 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from assistant.core.profile import PracticeProfile
 from assistant.export.files import KIND_NAMES, file_stem, write_export
 from assistant.export.layout import Layout, build_layout
-from assistant.profile import PracticeProfile
 
 TITLES = {"note": "Progress note", "letter": "Prior authorization letter", "chat": "Document"}
 

@@ -10,8 +10,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from assistant.core.profile import PracticeProfile
 from assistant.export.files import clean_for_export
-from assistant.profile import PracticeProfile
 
 log = logging.getLogger(__name__)
 

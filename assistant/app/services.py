@@ -1,0 +1,132 @@
+"""Build the app's services once, in ``main()``: config, presets, model, engine.
+
+Nothing here runs at import time. The real backend is imported lazily so the
+core stays importable (and testable) without torch.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from assistant.core.presets import PresetLibrary
+from assistant.core.profile import PracticeProfile, load_profile
+from assistant.engine import demo_model
+from assistant.engine.contract import Backend
+from assistant.engine.engine import Engine
+from assistant.security import privacy
+from assistant.security.audit import AuditLog
+from assistant.store.config import Config
+from assistant.store.drafts import DraftStore
+from assistant.store.user_presets import load_library
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    config: Config
+    presets: PresetLibrary
+    engine: Engine
+    notices: list[str] = field(default_factory=list)
+    profile: PracticeProfile = field(default_factory=PracticeProfile)
+    audit: AuditLog | None = None
+    drafts: DraftStore | None = None
+
+    def reload_presets(self) -> PresetLibrary:
+        """Re-read every preset layer (after the user saved, deleted or imported one)."""
+        self.presets = load_library(self.config.paths)
+        return self.presets
+
+    @property
+    def model(self):  # noqa: ANN201 - ModelInfo, kept loose for the fake
+        return self.engine.backend.info
+
+
+def quantized_dir(config: Config) -> Path:
+    """Where 4-bit copies are saved after a model's first 4-bit load (never the model folder)."""
+    return config.paths.root / "cache" / "quantized"
+
+
+def load_model(
+    config: Config,
+    path: str | None,
+    progress: Callable[[str], None] = print,
+    stage: Callable[[float, str], None] | None = None,
+) -> Backend:
+    """Load the model folder at ``path``, or the built-in demo model when ``path`` is None."""
+    from assistant.engine import hf  # the only torch importer, imported on demand
+
+    precision = config.settings.cpu_precision
+    cache = quantized_dir(config)
+    if path:
+        progress(f"Loading the model from {path} ...")
+        return hf.TransformersBackend.load(Path(path).expanduser(), cpu_precision=precision, cache_dir=cache, stage=stage)
+    folder = config.paths.demo_model
+    if not demo_model.is_converted(folder):
+        progress("Preparing the built-in demo model (first start only, about half a minute) ...")
+        hf.convert_gguf(demo_model.find_demo_gguf(), folder)
+    progress("Loading the demo model ...")
+    return hf.TransformersBackend.load(folder, cpu_precision=precision, is_demo=True, cache_dir=cache, stage=stage)
+
+
+def load_backend(config: Config, model_path: str | None, progress: Callable[[str], None] = print) -> Backend:
+    """Load the model the practice chose, or the built-in demo model."""
+    return load_model(config, model_path or config.settings.model_path, progress)
+
+
+def switch_model(
+    services: Services,
+    path: str | None,
+    stage: Callable[[float, str], None] | None = None,
+) -> Backend:
+    """Change the running model (None: the demo model) and remember the choice in settings.json.
+
+    If the new model fails, the previous one is loaded again and the error is raised.
+    """
+    from assistant.install import vendor
+
+    vendor.refuse_locked_model()
+    config = services.config
+    previous = config.settings.model_path
+    tell = stage or (lambda fraction, words: None)
+    quiet = lambda text: None  # noqa: E731 - the stages carry the progress here
+
+    backend = services.engine.switch(
+        lambda: load_model(config, path, quiet, stage),
+        restore=lambda: load_model(config, previous, quiet),
+        waiting=lambda: tell(0.01, "Waiting for the draft being written to finish"),
+    )
+    config.settings.model_path = path
+    config.settings.save(config.paths)
+    services.notices[:] = [n for n in services.notices if n != demo_model.DEMO_NOTICE]
+    if backend.info.is_demo:
+        services.notices.insert(0, demo_model.DEMO_NOTICE)
+    log.info("model switched to %s", backend.info.name)
+    return backend
+
+
+def build_services(config: Config, backend: Backend, audit: AuditLog | None = None) -> Services:
+    """``audit``: the log the caller already writes to (one writer per file keeps the hash chain whole)."""
+    presets = load_library(config.paths)
+    notices = []
+    if backend.info.is_demo:
+        notices.append(demo_model.DEMO_NOTICE)
+    if presets.warnings:
+        notices.append(
+            f"{len(presets.warnings)} problem(s) in preset files: those presets were skipped. "
+            "The Presets tab lists them."
+        )
+    audit = audit or AuditLog(config.paths.root / "audit")
+    privacy.on_blocked(lambda where: audit.record("outbound_blocked", detail=where))
+    drafts = DraftStore(config.paths.root)
+    purged = drafts.purge_expired()
+    if purged:
+        audit.record("drafts_purged", detail=f"{purged} drafts older than {drafts.retention_days} days")
+    audit.record("model_loaded", model=backend.info.name, detail=f"{backend.info.device}; {backend.info.precision}")
+    return Services(
+        config=config, presets=presets, engine=Engine(backend), notices=notices,
+        profile=load_profile(config.paths.root), audit=audit, drafts=drafts,
+    )

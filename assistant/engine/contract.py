@@ -1,0 +1,79 @@
+"""The model contract: given chat messages, stream text, stop when told.
+
+A backend knows nothing about notes, letters or the UI. It receives a list of
+``Message`` and ``GenerationSettings`` and yields text pieces until it is done
+or ``stop`` is set. Implementations: ``hf.TransformersBackend`` (the real one,
+the only module that imports torch) and ``fake.FakeBackend`` (for tests and
+for trying the UI without a model).
+
+Optional, for serving several people at once: a backend with ``max_batch`` > 1
+also has ``run_batch(jobs, more)``, which writes several answers in one pass
+(``BatchingBackend``). The engine uses it when present and otherwise calls
+``stream`` once per request, in turn.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from assistant.core.messages import GenerationSettings, Message
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the UI shows about the running model. Plain words, no secrets."""
+
+    name: str
+    device: str  # "GPU: NVIDIA RTX 3060" or "processor (CPU)"
+    precision: str  # "4-bit NF4, bfloat16 compute" ...
+    context_window: int  # tokens the model can read and write in one go
+    is_demo: bool = False
+    load_seconds: float = 0.0
+
+
+class Backend(Protocol):
+    info: ModelInfo
+
+    def count_tokens(self, messages: list[Message]) -> int:
+        """Tokens the prompt for these messages takes, chat template included."""
+        ...
+
+    def stream(
+        self, messages: list[Message], settings: GenerationSettings, stop: threading.Event
+    ) -> Iterator[str]:
+        """Yield text pieces. Must return promptly (about a second) once ``stop`` is set."""
+        ...
+
+
+class Job(Protocol):
+    """One request inside a batch: what to answer, and where the answer goes."""
+
+    messages: list[Message]
+    settings: GenerationSettings
+    stop: threading.Event  # set: drop this answer at the next token, the others go on
+
+    def emit(self, piece: str) -> None:
+        """Receive the next piece of text of this answer."""
+        ...
+
+    def finish(self, error: BaseException | None = None) -> None:
+        """This answer is over (done, stopped, or failed with ``error``). The first call counts."""
+        ...
+
+
+class BatchingBackend(Backend, Protocol):
+    max_batch: int  # answers written together at most; 1 means "no batching"
+
+    def run_batch(self, jobs: list[Job], more: Callable[[int], list[Job]]) -> None:
+        """Write the answers of ``jobs``, and of jobs ``more(n)`` hands over while running
+        (at most ``n``; asked between tokens), until every one is finished. Every job is
+        finished; on an error, the jobs not yet finished get it and it is raised."""
+        ...
+
+
+def can_batch(backend: object) -> bool:
+    """True when ``backend`` writes several answers in one pass (see ``BatchingBackend``)."""
+    return int(getattr(backend, "max_batch", 1) or 1) > 1 and callable(getattr(backend, "run_batch", None))

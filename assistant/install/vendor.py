@@ -1,0 +1,167 @@
+"""What a vendor build adds beside the app: a model, a practice profile, presets and locked settings.
+
+The vendor folder is ``vendor/`` beside the shipped presets (inside a frozen build:
+``_internal/vendor/``; from source: ``vendor/`` at the top of the project)::
+
+    vendor/
+      settings.json     {"schema_version": 1, "vendor": "Acme IT", "model": "models/NAME",
+                         "settings": {"cpu_precision": "4bit"}, "locked": ["model", "cpu_precision"]}
+      models/NAME/      the model folder the build carries (instead of the demo model)
+      profile.json      the practice profile, copied to the data folder on first start
+      presets/          the vendor preset pack (read by assistant.store.user_presets.preset_layers)
+
+Vendor settings are defaults: a user's own settings.json wins, except for the keys the vendor
+locks. Nothing security-relevant is settable here (the same fields as settings.json). Plain Python.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from assistant.core.presets import shipped_dir
+from assistant.errors import AssistantError
+from assistant.store.config import CPU_PRECISIONS, Config
+
+log = logging.getLogger(__name__)
+
+SETTINGS_NAME = "settings.json"
+LOCKABLE = ("model", "cpu_precision", "port")
+KNOWN_KEYS = {"schema_version", "vendor", "model", "settings", "locked"}
+
+
+class VendorError(AssistantError):
+    """Raised when a vendor settings file is broken; the message names the file and the key."""
+
+
+@dataclass
+class VendorSetup:
+    vendor: str = ""
+    model: str | None = None  # folder relative to the vendor folder
+    settings: dict = field(default_factory=dict)
+    locked: list[str] = field(default_factory=list)
+
+
+def vendor_dir() -> Path:
+    return shipped_dir().parent / "vendor"
+
+
+def parse(raw: object, where: str) -> VendorSetup:
+    """Check a vendor settings object; every problem is reported as ``where: key: why``."""
+    if not isinstance(raw, dict):
+        raise VendorError(f"{where}: (file): must be a JSON object")
+    problems = [f"{where}: {key}: not a known key (known: {', '.join(sorted(KNOWN_KEYS))})"
+                for key in sorted(set(raw) - KNOWN_KEYS)]
+    if raw.get("schema_version", 1) != 1:
+        problems.append(f"{where}: schema_version: must be 1")
+    settings = raw.get("settings", {})
+    if not isinstance(settings, dict):
+        problems.append(f"{where}: settings: must be an object")
+        settings = {}
+    for key, value in settings.items():
+        if key == "cpu_precision":
+            if value not in CPU_PRECISIONS:
+                problems.append(f"{where}: settings.cpu_precision: must be one of {', '.join(CPU_PRECISIONS)}")
+        elif key == "port":
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 65535:
+                problems.append(f"{where}: settings.port: must be a whole number from 0 to 65535")
+        else:
+            problems.append(f"{where}: settings.{key}: not a setting a vendor may set (allowed: cpu_precision, port)")
+    locked = raw.get("locked", [])
+    if not isinstance(locked, list) or any(k not in LOCKABLE for k in locked):
+        problems.append(f"{where}: locked: must list only {', '.join(LOCKABLE)}")
+        locked = []
+    model = raw.get("model")
+    if model is not None and (not isinstance(model, str) or not model or Path(model).is_absolute() or ".." in Path(model).parts):
+        problems.append(f"{where}: model: must be a folder inside the vendor folder, e.g. models/NAME")
+    if problems:
+        raise VendorError("\n".join(problems))
+    return VendorSetup(vendor=str(raw.get("vendor", "")), model=model, settings=dict(settings), locked=list(locked))
+
+
+def load(folder: Path | None = None) -> VendorSetup | None:
+    """The vendor setup beside the app, or None when this is not a vendor build."""
+    path = (folder or vendor_dir()) / SETTINGS_NAME
+    if not path.is_file():
+        return None
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise VendorError(f"{path}: (file): not readable JSON ({type(exc).__name__})") from None
+    return parse(raw, str(path))
+
+
+def is_locked(key: str) -> bool:
+    try:
+        setup = load()
+    except VendorError:
+        return False
+    return setup is not None and key in setup.locked
+
+
+def refuse_locked_model() -> None:
+    """Raise a plain ModelError when the vendor has locked the model (the System tab and `models use`)."""
+    if is_locked("model"):
+        from assistant.errors import ModelError
+
+        raise ModelError("Your vendor has set the model this assistant uses, so it cannot be changed here. "
+                         "Ask your vendor if you need a different model.")
+
+
+def _user_keys(config: Config) -> set[str]:
+    try:
+        raw = json.loads(config.paths.settings_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    return set(raw) if isinstance(raw, dict) else set()
+
+
+def apply(config: Config, folder: Path | None = None) -> VendorSetup | None:
+    """Overlay the vendor's settings on ``config`` and seed the practice profile on first start.
+
+    A broken vendor file is logged and ignored (the build checks it before shipping)."""
+    folder = folder or vendor_dir()
+    seed_profile(config, folder)
+    try:
+        setup = load(folder)
+    except VendorError as exc:
+        log.warning("vendor settings ignored: %s", exc.message.splitlines()[0])
+        return None
+    if setup is None:
+        return None
+    mine = _user_keys(config)
+    for key, value in setup.settings.items():
+        if key in setup.locked or key not in mine:
+            setattr(config.settings, key, value)
+    if setup.model:
+        register_model(config, folder / setup.model)
+        if "model" in setup.locked or not config.settings.model_path:
+            config.settings.model_path = str(folder / setup.model)
+    return setup
+
+
+def register_model(config: Config, path: Path) -> None:
+    """List the vendor's model among the installed ones (``models list``, the System tab), once."""
+    from assistant.engine import models
+    from assistant.errors import ModelError
+
+    if any(Path(entry.path) == path.resolve() for entry in models.load_registry(config)):
+        return
+    try:
+        models.add_model(config, path, copy=False, force=True, name=path.name)
+    except ModelError as exc:
+        log.warning("the vendor's model could not be listed: %s", type(exc).__name__)
+
+
+def seed_profile(config: Config, folder: Path) -> bool:
+    """Copy the vendor's practice profile into the data folder if the practice has none yet."""
+    source, target = folder / "profile.json", config.paths.root / "profile.json"
+    if not source.is_file() or target.exists():
+        return False
+    shutil.copyfile(source, target)
+    target.chmod(0o600)
+    log.info("practice profile seeded from the vendor build")
+    return True

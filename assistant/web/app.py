@@ -1,0 +1,100 @@
+"""Build the Gradio Blocks from services. Nothing runs at import time."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from assistant.app.services import Services
+from assistant.security.privacy import blocked_attempts
+from assistant.web.common import user_of
+from assistant.web.tabs import (
+    about_panel,
+    accounts_panel,
+    chat_tab,
+    help_tab,
+    history_tab,
+    letter_tab,
+    notes_tab,
+    presets_tab,
+    settings_tab,
+    system_tab,
+)
+
+# System fonts only: the page must load nothing from outside this computer.
+THEME = gr.themes.Soft(
+    primary_hue="teal",
+    font=["system-ui", "-apple-system", "Segoe UI", "Roboto", "sans-serif"],
+    font_mono=["ui-monospace", "Consolas", "monospace"],
+)
+CSS = """
+#status-line {font-size: 0.9em; opacity: 0.85}
+#demo-notice {border-left: 4px solid #d97706; padding-left: 0.75em}
+footer {display: none !important}
+"""
+
+
+def status_text(services: Services, user: str = "") -> str:
+    """One plain line: private, what was blocked, which model on what (and who is signed in)."""
+    info = services.model
+    blocked = len(blocked_attempts())
+    model = "the small demo model (for trying only)" if info.is_demo else info.name
+    where = "the graphics card" if info.device.startswith("GPU") else "the processor"
+    return (
+        f"**Private** — running on this computer only · {blocked} connection"
+        f"{'' if blocked == 1 else 's'} to the internet blocked · Using {model} on {where}"
+        + (f" · Signed in as **{user}** · [Sign out](/logout)" if user else "")
+    )
+
+
+def details_text(services: Services) -> str:
+    info = services.model
+    return (
+        f"- Model: `{info.name}`{' (demo)' if info.is_demo else ''}\n"
+        f"- Device: {info.device}\n"
+        f"- Precision: {info.precision}\n"
+        f"- Reading window: {info.context_window:,} tokens\n"
+        f"- Load time: {info.load_seconds:.1f} s\n"
+        f"- Outbound connection attempts blocked since start: {len(blocked_attempts())}"
+    )
+
+
+def build_app(services: Services) -> gr.Blocks:
+    with gr.Blocks(title="Practice Assistant", analytics_enabled=False) as app:
+        gr.Markdown("# Practice Assistant\nDrafts progress notes, prior-authorization letters and everyday writing. "
+                    "Everything stays on this computer. Always review a draft before you use it.")
+        status = gr.Markdown(status_text(services), elem_id="status-line")
+        with gr.Accordion("Advanced: model details", open=False):
+            details = gr.Markdown(details_text(services), elem_id="model-details")
+        for notice in services.notices:
+            gr.Markdown(f"**Please note:** {notice}", elem_id="demo-notice" if "demo model" in notice else None)
+        show_welcome, welcome_outputs = help_tab.build_welcome(services)
+        with gr.Tabs():
+            pickers = {}
+            with gr.Tab("Progress note", id="note"):
+                pickers["progress_note"] = notes_tab.build(services)
+            with gr.Tab("Prior-auth letter", id="letter"):
+                pickers["prior_auth"] = letter_tab.build(services)
+            with gr.Tab("Chat", id="chat"):
+                pickers["chat"] = chat_tab.build(services)
+            with gr.Tab("History", id="history") as history_page:
+                show_history, history_outputs = history_tab.build(services)
+            history_page.select(show_history, None, history_outputs, api_visibility="private")
+            with gr.Tab("Presets", id="presets"):
+                presets_tab.build(services, pickers)
+            with gr.Tab("Settings", id="settings") as settings_page:
+                profile_fields, load_profile_fields = settings_tab.build(services)
+                _, (show_accounts, account_outputs) = accounts_panel.build(services)
+            # Refill from the saved profile whenever the tab opens (the welcome box may have changed it).
+            settings_page.select(load_profile_fields, None, profile_fields, queue=False, api_visibility="private")
+            with gr.Tab("System", id="system"):
+                system_tab.build(services)
+            with gr.Tab("Help", id="help"):
+                help_tab.build(services)
+                about_panel.build(services)
+        def refresh(request: gr.Request):
+            return status_text(services, user_of(request)), details_text(services)
+
+        app.load(refresh, None, [status, details], queue=False, api_visibility="private")
+        app.load(show_accounts, None, account_outputs, queue=False, api_visibility="private")
+        app.load(show_welcome, None, welcome_outputs, queue=False, api_visibility="private")
+    return app

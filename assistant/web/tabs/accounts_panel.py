@@ -1,0 +1,78 @@
+"""Staff accounts panel (Settings tab): admins add, remove and unlock accounts.
+
+Shown only to a signed-in admin; every action re-checks that on the server.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from assistant.app.services import Services
+from assistant.security.accounts import AccountStore, AuthError
+from assistant.web.common import to_user_error, user_of
+
+
+def build(services: Services) -> tuple[gr.Accordion, object]:
+    store = AccountStore(services.config.paths.root)
+    with gr.Accordion("Staff accounts (admins only)", open=False, visible=False, elem_id="accounts") as panel:
+        table = gr.Dataframe(headers=["User", "Role", "Locked"], interactive=False, elem_id="accounts-table")
+        with gr.Row():
+            name = gr.Textbox(label="User name", elem_id="accounts-name")
+            password = gr.Textbox(label="Password (at least 10 characters)", type="password", elem_id="accounts-password")
+            role = gr.Radio(["staff", "admin"], value="staff", label="Role")
+        with gr.Row():
+            add = gr.Button("Add account", variant="primary")
+            new_password = gr.Button("Set this password")
+            unlock = gr.Button("Unlock")
+            remove = gr.Button("Remove account", variant="stop")
+        result = gr.Markdown()
+
+    def rows():
+        return [[n, r, "yes" if locked else ""] for n, r, locked in store.names()]
+
+    def require_admin(request: gr.Request) -> str:
+        user = user_of(request)
+        if not user or not any(n == user and r == "admin" for n, r, _ in store.names()):
+            raise gr.Error("Only an admin can manage accounts.", print_exception=False)
+        return user
+
+    def act(verb: str):
+        def handler(name_v: str, password_v: str, role_v: str, request: gr.Request):
+            admin = require_admin(request)
+            name_v = (name_v or "").strip()
+            try:
+                if verb == "add":
+                    store.add(name_v, password_v or "", role_v)
+                    event, note = "user_added", f"Added {name_v}."
+                elif verb == "passwd":
+                    store.set_password(name_v, password_v or "")
+                    event, note = "password_changed", f"Set a new password for {name_v}."
+                elif verb == "unlock":
+                    store.unlock(name_v)
+                    event, note = None, f"Unlocked {name_v}."
+                else:
+                    if name_v == admin:
+                        raise AuthError("You cannot remove your own account while signed in.")
+                    store.remove(name_v)
+                    event, note = "user_removed", f"Removed {name_v}."
+            except AuthError as exc:
+                raise to_user_error(exc) from None
+            if event and services.audit:
+                services.audit.record(event, user=admin, detail=name_v)
+            return rows(), "", note
+
+        return handler
+
+    inputs, outputs = [name, password, role], [table, password, result]
+    private = dict(api_visibility="private")  # queued: a refusal shows as a message box
+    add.click(act("add"), inputs, outputs, **private)
+    new_password.click(act("passwd"), inputs, outputs, **private)
+    unlock.click(act("unlock"), inputs, outputs, **private)
+    remove.click(act("remove"), inputs, outputs, **private)
+
+    def show(request: gr.Request):
+        user = user_of(request)
+        is_admin = bool(user) and any(n == user and r == "admin" for n, r, _ in store.names())
+        return gr.update(visible=is_admin), rows() if is_admin else []
+
+    return panel, (show, [panel, table])

@@ -1,0 +1,88 @@
+"""Settings tab: the practice profile used by letters and exports."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import gradio as gr
+from pydantic import ValidationError
+
+from assistant.app.services import Services
+from assistant.core.profile import Clinician, PracticeProfile, save_profile
+from assistant.errors import AssistantError
+from assistant.web.common import to_user_error
+
+LOGO_TYPES = {".png", ".jpg", ".jpeg"}
+CLINICIAN_HEADERS = ["Name", "Credentials", "NPI"]
+
+
+def current_values(services: Services) -> tuple:
+    p = services.profile
+    rows = [[c.name, c.credentials, c.npi] for c in p.clinicians] or [["", "", ""]]
+    return p.name, p.phone, p.fax, p.address, p.npi, p.tax_id, rows, p.signature_block
+
+
+def build(services: Services) -> tuple[list, Callable[[], tuple]]:
+    """Build the tab; returns its fields and a loader that refills them from the saved profile."""
+    p = services.profile
+    gr.Markdown("**Practice profile.** Letters and exported documents use these details. "
+                "They stay on this computer.")
+    with gr.Row():
+        name = gr.Textbox(label="Practice name", value=p.name, elem_id="profile-name")
+        phone = gr.Textbox(label="Phone", value=p.phone, elem_id="profile-phone")
+        fax = gr.Textbox(label="Fax", value=p.fax, elem_id="profile-fax")
+    with gr.Row():
+        address = gr.Textbox(label="Address", value=p.address, lines=3, elem_id="profile-address")
+        with gr.Column():
+            npi = gr.Textbox(label="Practice NPI (type 2)", value=p.npi, elem_id="profile-npi")
+            tax_id = gr.Textbox(label="Tax ID (EIN)", value=p.tax_id, elem_id="profile-tax-id")
+    clinicians = gr.Dataframe(
+        headers=CLINICIAN_HEADERS, value=[[c.name, c.credentials, c.npi] for c in p.clinicians] or [["", "", ""]],
+        datatype=["str", "str", "str"], column_count=(3, "fixed"), row_count=(1, "dynamic"),
+        label="Clinicians (name, credentials, NPI)", interactive=True, elem_id="profile-clinicians",
+    )
+    signature = gr.Textbox(
+        label="Signature block", value=p.signature_block, lines=4, elem_id="profile-signature",
+        placeholder="Alex Rivera, PT, DPT\nLicensed Physical Therapist\nNPI 1234567893",
+    )
+    logo = gr.File(label="Logo for exported letters (optional, PNG or JPEG)", file_types=list(LOGO_TYPES), elem_id="profile-logo")
+    save = gr.Button("Save practice profile", variant="primary", elem_id="profile-save")
+    saved = gr.Markdown(elem_id="profile-saved")
+
+    def do_save(name_v, phone_v, fax_v, address_v, npi_v, tax_v, rows, signature_v, logo_file):
+        people = []
+        for row in (rows.values.tolist() if hasattr(rows, "values") else rows or []):
+            cells = [str(c or "").strip() for c in list(row)[:3]] + [""] * 3
+            if any(cells[:3]):
+                people.append(Clinician(name=cells[0], credentials=cells[1], npi=cells[2]))
+        logo_path = services.profile.logo_path
+        if logo_file:
+            source = Path(logo_file)
+            if source.suffix.lower() not in LOGO_TYPES:
+                raise gr.Error("The logo must be a PNG or JPEG image.", print_exception=False)
+            target = services.config.paths.root / f"logo{source.suffix.lower()}"
+            shutil.copyfile(source, target)
+            logo_path = str(target)
+        try:
+            profile = PracticeProfile(
+                name=name_v.strip(), phone=phone_v.strip(), fax=fax_v.strip(), address=address_v.strip(),
+                npi=npi_v.strip(), tax_id=tax_v.strip(), clinicians=people,
+                signature_block=signature_v.strip(), logo_path=logo_path,
+            )
+        except ValidationError as exc:
+            field = ".".join(str(x) for x in exc.errors()[0]["loc"])
+            raise gr.Error(f"The practice profile has a problem in “{field}”: it is too long.", print_exception=False) from None
+        try:
+            save_profile(services.config.paths.root, profile)
+        except AssistantError as exc:
+            raise to_user_error(exc) from None
+        services.profile = profile
+        return "Saved. New letters and exports use these details."
+
+    save.click(
+        do_save, [name, phone, fax, address, npi, tax_id, clinicians, signature, logo], saved,
+        api_visibility="private",
+    )
+    return [name, phone, fax, address, npi, tax_id, clinicians, signature], lambda: current_values(services)

@@ -1,0 +1,145 @@
+"""System tab: the hardware check, the installed models, switching and adding models.
+
+Thin adapters over ``assistant.ops.doctor``, ``assistant.engine.models`` and
+``services.switch_model``. Switching runs in the shared model queue (it waits
+for the draft being written), shows a progress bar while the model loads, and
+never restarts the app.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from assistant.app.services import Services, switch_model
+from assistant.engine import models
+from assistant.ops import doctor
+from assistant.web.common import MODEL_QUEUE, to_user_error
+
+STAGES = [0.0, 0.02, 0.08, 0.15, 0.8, 0.85, 1.0]  # the fractions hf.TransformersBackend.load reports
+
+
+def check_computer(services: Services) -> str:
+    report = doctor.gather(services.config)
+    return "```\n" + doctor.render_text(report) + "\n```"
+
+
+def model_choices(services: Services) -> list[tuple[str, str]]:
+    choices = []
+    for entry in models.list_models(services.config):
+        size = f", {models.size_words(entry.parameters)}" if entry.parameters else ""
+        choices.append((f"{entry.name} ({entry.family}{size})", entry.name))
+    return choices
+
+
+def current_model(services: Services) -> str:
+    info = services.model
+    source = ""
+    if getattr(services.engine.backend, "from_saved_4bit", False):
+        source = " from the saved 4-bit copy"
+    return (
+        f"**In use:** {info.name}{' (demo)' if info.is_demo else ''} on {info.device}, {info.precision}. "
+        f"Loaded in {info.load_seconds:.1f} s{source}."
+    )
+
+
+def add_model(services: Services, folder: str, copy: bool) -> str:
+    """Check and install a model folder; a refusal is raised as the plain reason."""
+    if not (folder or "").strip():
+        raise gr.Error("Type the folder of the model on this computer first.", print_exception=False)
+    try:
+        room = doctor.available_for_model(doctor.gather())
+        entry = models.add_model(services.config, Path(folder.strip()), copy=bool(copy), available_bytes=room)
+    except Exception as exc:  # noqa: BLE001 - the edge: plain words, never a traceback
+        raise to_user_error(exc) from None
+    checked = f" {entry.verified_files} files matched the SHA-256 manifest." if entry.verified_files else ""
+    return (
+        f"Added **{entry.name}**: {entry.family}, {models.size_words(entry.parameters)} parameters, about "
+        f"{models.gib(entry.estimate_4bit_bytes)} in 4-bit.{checked} Choose it above and press Switch."
+    )
+
+
+def _shown(fraction: float, since: float) -> float:
+    """Creep toward the next stage while a long stage (reading weights) runs, so the bar moves."""
+    following = next((s for s in STAGES if s > fraction), 1.0)
+    return fraction + (following - fraction) * 0.9 * (1 - math.exp(-(time.monotonic() - since) / 20))
+
+
+def run_switch(services: Services, name: str, report: Callable[[float, str], None]) -> str:
+    """Switch in a worker thread; ``report`` is called from this thread with the progress."""
+    entry = models.find_model(services.config, name)
+    state: dict[str, Any] = {"fraction": 0.0, "words": "Starting", "since": time.monotonic()}
+
+    def stage(fraction: float, words: str) -> None:
+        state.update(fraction=fraction, words=words, since=time.monotonic())
+
+    outcome: dict[str, BaseException] = {}
+
+    def work() -> None:
+        try:
+            switch_model(services, None if entry.builtin else entry.path, stage)
+        except BaseException as exc:  # handed to the caller below
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=work, name="switch-model", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        report(_shown(state["fraction"], state["since"]), state["words"])
+        worker.join(0.25)
+    if "error" in outcome:
+        raise outcome["error"]
+    report(1.0, "Ready")
+    return current_model(services)
+
+
+def build(services: Services) -> None:
+    gr.Markdown("**This computer.** What it has, and which model size it can run.")
+    check = gr.Button("Check this computer", elem_id="system-check")
+    report = gr.Markdown(elem_id="system-report")
+
+    gr.Markdown("**Model.** Switching takes from a few seconds to a few minutes; drafts wait meanwhile.")
+    in_use = gr.Markdown(current_model(services), elem_id="system-model")
+    choices = model_choices(services)
+    active = models.active_name(services.config)
+    with gr.Row():
+        choice = gr.Dropdown(choices, value=active if active in [c for _, c in choices] else None,
+                             label="Installed models", elem_id="system-models", scale=3)
+        switch = gr.Button("Switch to this model", variant="primary", elem_id="system-switch", scale=1)
+    with gr.Accordion("Add a model", open=False):
+        gr.Markdown("A Hugging Face model folder with config.json, tokenizer, chat template and `.safetensors` "
+                    "weights. It is checked before it is added; nothing is downloaded.")
+        folder = gr.Textbox(label="Model folder on this computer", elem_id="system-add-folder",
+                            placeholder="/opt/models/Meta-Llama-3.1-8B-Instruct")
+        copy = gr.Checkbox(label="Copy it into the assistant's data folder", value=False, elem_id="system-add-copy")
+        add = gr.Button("Add model", elem_id="system-add")
+        added = gr.Markdown(elem_id="system-added")
+
+    def do_check():
+        try:
+            return check_computer(services)
+        except Exception as exc:  # noqa: BLE001 - the edge
+            raise to_user_error(exc) from None
+
+    def do_switch(name: str, progress=gr.Progress()):  # noqa: B008 - gradio's progress injection
+        if not name:
+            raise gr.Error("Choose a model first.", print_exception=False)
+        try:
+            text = run_switch(services, name, lambda fraction, words: progress(fraction, desc=words))
+        except Exception as exc:  # noqa: BLE001 - the edge
+            raise to_user_error(exc) from None
+        return text, gr.update(choices=model_choices(services), value=models.active_name(services.config))
+
+    def do_add(path: str, copy_it: bool):
+        text = add_model(services, path, copy_it)
+        return text, gr.update(choices=model_choices(services))
+
+    check.click(do_check, None, report, api_visibility="private")
+    switch.click(do_switch, choice, [in_use, choice], concurrency_limit=1, concurrency_id=MODEL_QUEUE,
+                 api_visibility="private")
+    add.click(do_add, [folder, copy], [added, choice], api_visibility="private")
