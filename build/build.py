@@ -79,11 +79,11 @@ def log(text: str) -> None:
 
 
 def check_inputs(args: argparse.Namespace) -> VendorInputs:
-    from assistant.core.presets import load_file
     from assistant.core.profile import PracticeProfile
     from assistant.engine import models
     from assistant.errors import AssistantError
     from assistant.install import vendor
+    from assistant.store.presets import load_file
 
     problems: list[str] = []
     inputs = VendorInputs(vendor=args.vendor or "")

@@ -25,9 +25,9 @@ lockdown()
 from assistant.app.drafting import draft_by_sections  # noqa: E402
 from assistant.checks import check_draft  # noqa: E402
 from assistant.core.documents.notes import NoteRequest, note_messages, resolve_format  # noqa: E402
-from assistant.core.presets import load_presets, shipped_dir  # noqa: E402
 from assistant.engine.engine import Engine  # noqa: E402
 from assistant.engine.hf import TransformersBackend  # noqa: E402
+from assistant.store.presets import load_presets, shipped_dir  # noqa: E402
 
 
 def main() -> int:

@@ -17,8 +17,8 @@ from pypdf import PdfReader
 
 from assistant.core.profile import PracticeProfile
 from assistant.errors import ExportError, InputError
-from assistant.export import export_docx, export_pdf, export_txt
 from assistant.export.pdf import find_fonts
+from assistant.store.exports import export_docx, export_pdf, export_txt
 
 DAY = dt.date(2026, 11, 29)
 PATIENT = "Jane Roe"

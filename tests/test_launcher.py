@@ -12,7 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from assistant.app import launcher
+from assistant.app import instance, startup
+from assistant.cli import serve
 from assistant.engine.fake import FakeBackend
 from assistant.errors import ModelNotFound
 from assistant.install import about, upgrade, vendor
@@ -25,7 +26,7 @@ NOTE = "Client practiced paced breathing; anxiety 6 out of 10. Plan: weekly sess
 
 
 def test_instance_lock_is_exclusive_and_released(tmp_path: Path):
-    first, second = launcher.InstanceLock(tmp_path), launcher.InstanceLock(tmp_path)
+    first, second = instance.InstanceLock(tmp_path), instance.InstanceLock(tmp_path)
     assert first.acquire()
     assert not second.acquire()
     first.release()
@@ -34,34 +35,36 @@ def test_instance_lock_is_exclusive_and_released(tmp_path: Path):
 
 
 def test_instance_record_is_private_and_checked(tmp_path: Path):
-    launcher.write_record(tmp_path, launcher.Instance(pid=1, port=1, token="t"))
-    assert stat.S_IMODE((tmp_path / launcher.RECORD_NAME).stat().st_mode) == 0o600
-    record = launcher.read_record(tmp_path)
-    assert record == launcher.Instance(pid=1, port=1, token="t")
-    assert not launcher.answers(record, timeout=0.5)  # nothing listens on port 1
-    assert launcher.find_running(tmp_path, wait=0.3) is None
-    (tmp_path / launcher.RECORD_NAME).write_text("{broken")
-    assert launcher.read_record(tmp_path) is None
+    instance.write_record(tmp_path, instance.Instance(pid=1, port=1, token="t"))
+    assert stat.S_IMODE((tmp_path / instance.RECORD_NAME).stat().st_mode) == 0o600
+    record = instance.read_record(tmp_path)
+    assert record == instance.Instance(pid=1, port=1, token="t")
+    assert not instance.answers(record, timeout=0.5)  # nothing listens on port 1
+    assert instance.find_running(tmp_path, wait=0.3) is None
+    (tmp_path / instance.RECORD_NAME).write_text("{broken")
+    assert instance.read_record(tmp_path) is None
 
 
 def test_startup_progress_moves_and_ends():
-    startup = launcher.Startup()
-    startup.stage(0.2, "Loading the model", 0.8)
-    first = startup.snapshot()
-    time.sleep(0.2)
-    later = startup.snapshot()
-    assert first["state"] == "loading" and 0.2 <= first["fraction"] <= later["fraction"] < 0.8
-    startup.fail("No model was found at /x.")
-    failed = startup.snapshot()
+    now = [100.0]
+    progress = startup.Startup(clock=lambda: now[0])
+    progress.stage(0.2, "Loading the model", 0.8)
+    first = progress.snapshot()
+    now[0] += 20  # within a long stage the bar creeps toward the next one
+    later = progress.snapshot()
+    assert first["state"] == "loading" and first["fraction"] == 0.2
+    assert 0.2 < later["fraction"] < 0.8
+    progress.fail("No model was found at /x.")
+    failed = progress.snapshot()
     assert failed["state"] == "failed" and failed["problem"] == "No model was found at /x."
-    assert startup.seen_problem.is_set()
+    assert progress.seen_problem.is_set()
 
 
 # -- the serve command, with a fake model ----------------------------------------------------
 
 
 class Launched:
-    """``launcher.launch`` in a thread (as ``assistant serve --no-browser``), its lines collected."""
+    """``serve.launch`` in a thread (as ``assistant serve --no-browser``), its lines collected."""
 
     def __init__(self, config: Config) -> None:
         self.lines: list[str] = []
@@ -70,7 +73,7 @@ class Launched:
         self.thread.start()
 
     def _run(self, config: Config) -> None:
-        self.code = launcher.launch(config, model=None, port=0, open_browser=False, say=self.lines.append)
+        self.code = serve.launch(config, model=None, port=0, open_browser=False, say=self.lines.append)
 
     def wait_for(self, prefix: str, timeout: float = 60) -> str:
         deadline = time.monotonic() + timeout
@@ -109,8 +112,8 @@ def test_serve_answers_at_once_then_loads_then_quits(slow_fake_model: threading.
         status = web.get("/loading/status").json()
         assert status["state"] == "loading" and status["words"] == "Loading the model"
     assert httpx.get(base + "/loading/status").status_code == 401, "the guard is in front from the first second"
-    record = launcher.read_record(config.paths.root)
-    assert record is not None and record.port == port and launcher.answers(record)
+    record = instance.read_record(config.paths.root)
+    assert record is not None and record.port == port and instance.answers(record)
     # An API request made while loading waits for the model instead of failing.
     early: dict = {}
 
@@ -122,7 +125,7 @@ def test_serve_answers_at_once_then_loads_then_quits(slow_fake_model: threading.
     time.sleep(0.5)
     assert "config" not in early
     slow_fake_model.set()
-    run.wait_for(launcher.READY_LINE, timeout=120)
+    run.wait_for(startup.READY_LINE, timeout=120)
     caller.join(60)
     assert early["config"].status_code == 200
     from gradio_client import Client
@@ -131,7 +134,7 @@ def test_serve_answers_at_once_then_loads_then_quits(slow_fake_model: threading.
     assert client.predict("Say hi.", [], "chat-general", api_name="/chat")[0][-1]["role"] == "assistant"
     # A second start opens the running copy.
     second: list[str] = []
-    assert launcher.launch(config, model=None, port=0, open_browser=False, say=second.append) == 0
+    assert serve.launch(config, model=None, port=0, open_browser=False, say=second.append) == 0
     assert "already running" in second[0] and second[1] == f"URL: {url}"
     # Quit stops the server cleanly and promptly, even with a draft streaming; the record is gone.
     job = client.submit(NOTE, "SOAP", "Behavioral health", "daily-note", api_name="/draft_note")
@@ -145,7 +148,7 @@ def test_serve_answers_at_once_then_loads_then_quits(slow_fake_model: threading.
     assert run.code == 0 and run.lines[-1] == "The assistant has stopped."
     errors = capfd.readouterr().err
     assert "Traceback" not in errors and "Cancel" not in errors, errors
-    assert launcher.read_record(config.paths.root) is None
+    assert instance.read_record(config.paths.root) is None
     events = [json.loads(line)["event"] for line in (config.paths.root / "audit" / "audit.jsonl").read_text().splitlines()]
     assert events.count("app_started") == 1 and events[-1] == "app_stopped"
 

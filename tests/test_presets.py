@@ -6,10 +6,11 @@ from pathlib import Path
 import pytest
 
 from assistant.cli import main
-from assistant.core.presets import KIND_LABELS, load_file, load_presets, parse_preset, shipped_dir
+from assistant.core.presets import KIND_LABELS, parse_preset
 from assistant.errors import PresetError
 from assistant.store import user_presets as preset_store
 from assistant.store.config import Config
+from assistant.store.presets import load_file, load_presets, shipped_dir
 
 SHIPPED = sorted(shipped_dir().glob("*.yaml"))
 

@@ -106,7 +106,15 @@ def summary(result: DraftCheck, draft: str, kind: str) -> str:
     return "\n".join(lines)
 
 
-def cmd_check_draft(config: object, args: argparse.Namespace) -> int:
+def add(sub: argparse._SubParsersAction) -> None:
+    check = sub.add_parser("check-draft", help="check a draft against what was typed: unsupported facts, sections, codes")
+    check.add_argument("--input", required=True, metavar="FIELDS.json", help="JSON object: each field you filled, to its text")
+    check.add_argument("--draft", required=True, metavar="DRAFT.txt", help="the draft to check (UTF-8 text)")
+    check.add_argument("--kind", choices=("note", "letter"), default=None, help="default: guessed from the fields")
+    check.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def run(config: object, args: argparse.Namespace) -> int:
     from assistant.core.profile import load_profile
 
     try:

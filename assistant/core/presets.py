@@ -1,11 +1,9 @@
 """Presets are data with a schema: versioned YAML files, unknown keys rejected,
 placeholders checked against the fields a preset declares, settings bounded.
 
-Layers, later overriding earlier by id: shipped (read-only, ``presets/`` beside
-the app), the vendor or practice pack, then the user's own folder. A vendor
-preset marked ``locked`` cannot be overridden or edited by a user. A broken
-file is skipped with a visible warning that names the file and field; it never
-silently falls back. Templates use ``string.Template`` ($name) filled with
+The schema and parsing only (no I/O): ``store.presets`` reads the layers from
+disk. A vendor preset marked ``locked`` cannot be overridden or edited by a
+user. Errors name the file and the field. Templates use ``string.Template`` ($name) filled with
 ``substitute``, so a ``{`` or ``$`` that a user types is only text and no code
 runs from a preset. Nothing security-relevant is settable from a preset.
 """
@@ -15,9 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import string
-import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal
 
 import yaml
@@ -263,12 +259,6 @@ class PresetLibrary:
         return preset
 
 
-def shipped_dir() -> Path:
-    """The read-only presets that come with the app (also inside a frozen build)."""
-    base = Path(getattr(sys, "_MEIPASS", Path(__file__).resolve().parent.parent))
-    return base / "presets"
-
-
 def _problems(name: str, exc: ValidationError) -> list[str]:
     out = []
     for err in exc.errors():
@@ -294,40 +284,3 @@ def parse_preset(text: str, name: str = "(editor)") -> Preset:
         return Preset.model_validate(raw)
     except ValidationError as exc:
         raise PresetError("\n".join(_problems(name, exc))) from None
-
-
-def load_file(path: Path) -> Preset:
-    """Parse and validate one preset file."""
-    try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise PresetError(f"{path.name}: (file): is larger than {MAX_FILE_BYTES // 1024} KB; a preset is a short text file")
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PresetError(f"{path.name}: (file): cannot be read ({type(exc).__name__})") from exc
-    return parse_preset(text, path.name)
-
-
-def load_presets(layers: list[Path] | list[tuple[str, Path]]) -> PresetLibrary:
-    """Load each layer in order; a later layer overrides an earlier one by id,
-    except that a locked preset from the shipped or vendor layer stays."""
-    library = PresetLibrary()
-    for index, layer in enumerate(layers):
-        origin, folder = layer if isinstance(layer, tuple) else (("shipped", "vendor", "user")[min(index, 2)], layer)
-        if not folder.is_dir():
-            continue
-        for path in sorted(folder.glob("*.y*ml")):
-            try:
-                preset = load_file(path)
-            except PresetError as exc:
-                library.warnings.extend(exc.message.splitlines())
-                log.warning("preset file skipped: %s", path.name)
-                continue
-            current = library.presets.get(preset.id)
-            if current is not None and current.locked:
-                library.warnings.append(f"{path.name}: id: '{preset.id}' is locked by your vendor and cannot be replaced")
-                continue
-            if origin == "user" and preset.locked:
-                preset = preset.model_copy(update={"locked": False})  # only vendors lock
-            library.presets[preset.id] = preset
-            library.origin[preset.id] = origin
-    return library

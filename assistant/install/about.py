@@ -14,9 +14,9 @@ import logging
 import sys
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 from assistant import __version__
+from assistant.store.resources import resource_base
 
 log = logging.getLogger(__name__)
 
@@ -39,14 +39,10 @@ class Component:
     license: str
 
 
-def _base() -> Path:
-    return Path(getattr(sys, "_MEIPASS", Path(__file__).resolve().parent.parent))
-
-
 @lru_cache(maxsize=1)
 def build_info() -> dict:
     """The frozen build's record, or a description of this source copy."""
-    path = _base() / BUILD_INFO
+    path = resource_base() / BUILD_INFO
     if path.is_file():
         try:
             info = json.loads(path.read_text(encoding="utf-8"))

@@ -22,9 +22,9 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from assistant.core.presets import shipped_dir
 from assistant.errors import AssistantError
 from assistant.store.config import CPU_PRECISIONS, Config
+from assistant.store.resources import resource_base
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +45,8 @@ class VendorSetup:
     locked: list[str] = field(default_factory=list)
 
 
-def vendor_dir() -> Path:
-    return shipped_dir().parent / "vendor"
+def vendor_dir(base: Path | None = None) -> Path:
+    return resource_base(base) / "vendor"
 
 
 def parse(raw: object, where: str) -> VendorSetup:

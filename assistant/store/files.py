@@ -62,13 +62,14 @@ def atomic_write(path: Path | str, data: bytes | str, *, private: bool = False) 
     _sync_dir(path.parent)
 
 
-def write_new(folder: Path | str, stem: str, suffix: str, data: bytes) -> Path:
+def write_new(folder: Path | str, stem: str, suffix: str, data: bytes, *, private: bool = True) -> Path:
     """Write ``data`` as a new file ``stem+suffix`` in ``folder`` (``stem-2+suffix`` and so on when
-    taken) and return its path. Never replaces an existing file. Raises ``FileExistsError`` when
+    taken) and return its path; readable by this user only unless ``private`` is False (exports
+    hold patient text). Never replaces an existing file. Raises ``FileExistsError`` when
     ``MAX_COPIES`` names are taken."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = _temp_beside(folder, "export", private=False)
+    fd, tmp = _temp_beside(folder, "export", private)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

@@ -14,16 +14,18 @@ from pathlib import Path
 import yaml
 
 from assistant.core.messages import Message
-from assistant.core.presets import KNOWN_FIELDS, Preset, PresetLibrary, load_presets, parse_preset, shipped_dir
+from assistant.core.presets import KNOWN_FIELDS, Preset, PresetLibrary, parse_preset
 from assistant.errors import InputError, PresetError
 from assistant.store.config import Paths
+from assistant.store.presets import load_presets, shipped_dir
+from assistant.store.resources import resource_base
 
 
 def preset_layers(paths: Paths) -> list[tuple[str, Path]]:
     """Shipped, then vendor packs (beside the app, then in the data folder), then the user's own."""
     return [
         ("shipped", shipped_dir()),
-        ("vendor", shipped_dir().parent / "vendor" / "presets"),
+        ("vendor", resource_base() / "vendor" / "presets"),
         ("vendor", paths.root / "vendor-presets"),
         ("user", paths.presets),
     ]

@@ -27,7 +27,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from assistant.app.launcher import APP_ID, Startup
+from assistant.app.instance import APP_ID
+from assistant.app.startup import Startup
 from assistant.security.accounts import AccountStore
 from assistant.security.audit import AuditLog
 from assistant.web.guard import LaunchGuard
