@@ -14,11 +14,12 @@ from assistant.checks.codes import UNKNOWN, CodeCheck, check_letter_codes, check
 from assistant.checks.grounding import check_grounding
 from assistant.checks.sections import check_sections
 from assistant.checks.text import Flag
+from assistant.core.kinds import CHECKED
 from assistant.errors import InputError, where_failed
 
 log = logging.getLogger(__name__)
 
-KINDS = ("note", "letter")
+KINDS = CHECKED
 MAX_CHECKED_CHARS = 2_000_000
 MAX_FLAGS = 1000
 

@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from assistant.checks.draft import DraftCheck, check_draft
+from assistant.core.kinds import CHECKED
 
 log = logging.getLogger(__name__)
 
@@ -110,12 +111,12 @@ def add(sub: argparse._SubParsersAction) -> None:
     check = sub.add_parser("check-draft", help="check a draft against what was typed: unsupported facts, sections, codes")
     check.add_argument("--input", required=True, metavar="FIELDS.json", help="JSON object: each field you filled, to its text")
     check.add_argument("--draft", required=True, metavar="DRAFT.txt", help="the draft to check (UTF-8 text)")
-    check.add_argument("--kind", choices=("note", "letter"), default=None, help="default: guessed from the fields")
+    check.add_argument("--kind", choices=CHECKED, default=None, help="default: guessed from the fields")
     check.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
 def run(config: object, args: argparse.Namespace) -> int:
-    from assistant.core.profile import load_profile
+    from assistant.store.profile import load_profile
 
     try:
         fields = read_fields(Path(args.input).expanduser())

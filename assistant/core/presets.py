@@ -19,13 +19,14 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from assistant.core.kinds import WORDS
 from assistant.core.messages import GenerationSettings
 from assistant.errors import PresetError
 
 log = logging.getLogger(__name__)
 
 Kind = Literal["progress_note", "prior_auth", "chat"]
-KIND_LABELS = {"progress_note": "Progress note", "prior_auth": "Prior-auth letter", "chat": "Chat"}
+KIND_LABELS = {kind.value: words.label for kind, words in WORDS.items()}
 MAX_FILE_BYTES = 256 * 1024
 DEFAULT_IDS = {"daily-note", "prior-auth-initial", "chat-general"}  # first in each list
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from assistant.core.kinds import WORDS
 from assistant.core.profile import PracticeProfile
 from assistant.export.files import KIND_NAMES, file_stem
 from assistant.export.layout import Layout, build_layout
 
-TITLES = {"note": "Progress note", "letter": "Prior authorization letter", "chat": "Document"}
+TITLES = {words.short: words.title for words in WORDS.values()}
 SUFFIXES = {"txt": ".txt", "docx": ".docx", "pdf": ".pdf"}
 
 __all__ = ["KIND_NAMES", "SUFFIXES", "Layout", "build_layout", "document_bytes", "file_stem"]

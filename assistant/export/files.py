@@ -11,15 +11,12 @@ import datetime as dt
 import logging
 import re
 
+from assistant.core.kinds import WORDS
 from assistant.errors import InputError
 
 log = logging.getLogger(__name__)
 
-KIND_NAMES = {
-    "note": "progress-note",
-    "letter": "prior-auth-letter",
-    "chat": "chat-reply",
-}
+KIND_NAMES = {words.short: words.file_stem for words in WORDS.values()}
 MAX_COPIES = 999
 _BAD_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _SURROGATE = re.compile("[\ud800-\udfff]")

@@ -15,11 +15,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 import re
 from collections.abc import Callable
 
 from assistant.store.config import Paths
+from assistant.store.files import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +69,6 @@ def migrate(paths: Paths, current: str | None = None) -> list[str]:
 
 
 def _write_stamp(paths: Paths, current: str, previous: str | None, done: list[str]) -> None:
-    path = paths.root / STAMP
-    tmp = path.with_name(f".{STAMP}.tmp")
     record = {"version": current, "previous": previous, "migrations": done,
               "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(record, handle, indent=2)
-    os.replace(tmp, path)
+    atomic_write(paths.root / STAMP, json.dumps(record, indent=2))

@@ -8,7 +8,6 @@ A locked vendor preset cannot be replaced or edited.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from pathlib import Path
 
 import yaml
@@ -17,6 +16,7 @@ from assistant.core.messages import Message
 from assistant.core.presets import KNOWN_FIELDS, Preset, PresetLibrary, parse_preset
 from assistant.errors import InputError, PresetError
 from assistant.store.config import Paths
+from assistant.store.files import atomic_write
 from assistant.store.presets import load_presets, shipped_dir
 from assistant.store.resources import resource_base
 
@@ -55,16 +55,9 @@ def to_yaml(preset: Preset) -> str:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.replace(path)
+        atomic_write(path, text)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise InputError(
             f"The preset could not be saved ({exc.strerror or type(exc).__name__}). Check that the disk "
             "is not full, then try again. Your text is still in the editor."
