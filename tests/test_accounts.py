@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 from pathlib import Path
 
 import httpx
@@ -54,10 +53,11 @@ def test_five_wrong_passwords_lock_the_account(tmp_path: Path):
 
 
 def test_idle_sessions_expire():
-    sessions = Sessions(idle_minutes=0.01)
+    now = [100.0]
+    sessions = Sessions(idle_minutes=0.01, clock=lambda: now[0])
     sid = sessions.start("morgan")
     assert sessions.user(sid) == "morgan"
-    time.sleep(0.8)
+    now[0] += 0.8  # past the 0.6 s idle limit, moved by hand rather than slept
     assert sessions.user(sid) is None
 
 

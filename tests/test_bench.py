@@ -4,8 +4,11 @@ serve timing polls a started process until the page answers."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
@@ -25,6 +28,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_bench_runs_on_a_tiny_model_and_reports_every_figure(tiny: Path) -> None:
+    before = set(threading.enumerate())
     report = bench.run_bench(Config.load(), str(tiny), repeats=1, max_new_tokens=4, serve=False,
                              progress=lambda text: None)
     assert report["model"] == "tiny-llama31" and report["device"] and report["precision"]
@@ -46,6 +50,8 @@ def test_bench_runs_on_a_tiny_model_and_reports_every_figure(tiny: Path) -> None
     assert report["targets"]["page_within_3s"] is None  # not measured here
     table = bench.render(report)
     assert "progress note" in table and "Three staff at once" in table and "Targets:" in table
+    left = [t.name for t in threading.enumerate() if t not in before and t.is_alive()]
+    assert not left, f"threads still running after the benchmark: {left}"
 
 
 def test_cli_bench_prints_json(tiny: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -54,6 +60,18 @@ def test_cli_bench_prints_json(tiny: Path, capsys: pytest.CaptureFixture[str]) -
     report = json.loads(capsys.readouterr().out)
     assert report["max_new_tokens"] == 3 and "serve" not in report
     assert report["note"]["engine"]["tokens"] == 3
+
+
+def test_cli_bench_exits_cleanly(tiny: Path, tmp_path: Path) -> None:
+    """A 1B model's benchmark printed its JSON and then aborted ("terminate called without an active
+    exception", exit 134): a thread still inside torch at interpreter exit. Every thread is ended first."""
+    env = {**os.environ, "ASSISTANT_HOME": str(tmp_path / "home"), "PYTHONUNBUFFERED": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "assistant", "bench", "--model", str(tiny), "--json", "--repeats", "1", "--tokens", "3",
+         "--no-serve"], capture_output=True, text=True, env=env, timeout=300, cwd=Path(__file__).resolve().parent.parent)
+    assert "terminate called" not in done.stderr
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout)["model"] == "tiny-llama31"
 
 
 def test_serve_timing_polls_the_printed_url_until_it_answers(tmp_path: Path) -> None:

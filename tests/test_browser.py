@@ -168,13 +168,46 @@ def test_preset_with_fixed_format_locks_the_format_picker(page):
     sync_api.expect(page.locator("#note-goals")).to_be_hidden()
 
 
-def test_bad_input_gets_a_plain_message(page):
+def test_bad_input_is_said_by_its_field_and_the_draft_box_shows_no_error(page):
     page.locator("#note-description textarea").fill("   ")
+    pick(page, "note-format", "DAP")
     page.click("#note-draft")
-    toast = page.locator(".toast-body, [data-testid='toast-body']").first
-    toast.wait_for(timeout=15_000)
-    assert "empty" in toast.inner_text().lower()
+    sync_api.expect(page.locator("#note-description")).to_contain_text("empty")
     assert "Traceback" not in page.inner_text("body")
+    assert "Error" not in page.locator("#note-output").inner_text(), "no error badge in the draft box"
+    sync_api.expect(page.locator("#note-format input")).to_have_value("DAP")  # what was chosen stays
+    # Once the description is written, the message goes and the note is written.
+    page.locator("#note-description textarea").fill("Client calm; practiced breathing. Next session in a week.")
+    page.click("#note-draft")
+    sync_api.expect(page.locator("#note-description")).not_to_contain_text("empty")
+    wait_for_growth(page, "note-output", 20)
+    page.click("#note-stop")
+
+
+def test_rewrite_after_approval_makes_it_a_draft_again(page):
+    page.click("#note-example")
+    sync_api.expect(page.locator("#note-description textarea")).to_have_value(re.compile("wind-down routine"))
+    typed = "Subjective:\nClient reports better sleep.\n\nObjective:\nEngaged.\n\nAssessment:\nImproving.\n\nPlan:\nWeekly."
+    page.locator("#note-output textarea").fill(typed)
+    page.click("#note-check-again")
+    sync_api.expect(page.locator("#note-check-summary")).to_contain_text(re.compile("not in your notes|Every number"))
+    page.locator("#note-reviewed input").check()
+    page.click("#note-approve")
+    sync_api.expect(page.locator("#note-approval")).to_contain_text("approved —")
+    pick(page, "note-section", "Plan")
+    page.click("#note-rewrite")
+    sync_api.expect(page.locator("#note-approval")).to_contain_text("draft")
+    deadline = time.monotonic() + 90
+    while text_of(page, "note-output") == typed and time.monotonic() < deadline:
+        time.sleep(0.2)
+    page.wait_for_function("() => !document.querySelector('#note-output .generating, #note-output .pending')",
+                           timeout=90_000)
+    sync_api.expect(page.locator("#note-approval")).not_to_contain_text("approved —")
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.evaluate("() => navigator.clipboard.writeText('nothing copied')")
+    page.click("#note-copy")
+    sync_api.expect(page.locator(".toast-body, [data-testid='toast-body']").first).to_contain_text("Approve")
+    assert page.evaluate("() => navigator.clipboard.readText()") == "nothing copied"
 
 
 def test_prior_auth_letter(page):

@@ -164,3 +164,34 @@ def test_every_tab_fits_the_screen_and_every_control_is_labelled(open_page, widt
     if (width, height) == (1920, 1080):
         page.get_by_role("tab", name="Progress note").click()
         page.screenshot(path=str(SHOTS / "progress-note-1920.png"))
+
+
+def test_staff_see_why_admin_controls_are_unavailable(browser, app):
+    """A staff member signed in: the System, Settings and Presets controls that change what everyone
+    uses are disabled, with one plain line saying who can change them."""
+    running, home = app
+    accounts = AccountStore(home)
+    accounts.add("morgan", "calm river stones", "admin")
+    accounts.add("sam", "quiet forest paths", "staff")
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    try:
+        page = context.new_page()
+        page.goto(f"http://127.0.0.1:{running.port}/?token={running.token}")
+        page.wait_for_url("**/login**", timeout=30_000)
+        page.get_by_label("User name").fill("sam")
+        page.get_by_label("Password").fill("quiet forest paths")
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_selector("#note-draft", timeout=30_000)
+        page.get_by_role("tab", name="System").click()
+        sync_api.expect(page.locator("#system-permission")).to_contain_text(
+            "Only an administrator can change models. Ask morgan.")
+        sync_api.expect(page.locator("#system-switch")).to_be_disabled()
+        page.get_by_role("tab", name="Settings").click()
+        sync_api.expect(page.locator("#profile-permission")).to_contain_text("Only an administrator")
+        sync_api.expect(page.locator("#profile-save")).to_be_disabled()
+        page.get_by_role("tab", name="Presets").click()
+        sync_api.expect(page.locator("#preset-permission")).to_contain_text("Only an administrator")
+        sync_api.expect(page.locator("#preset-save")).to_be_disabled()
+        sync_api.expect(page.locator("#preset-new")).to_be_enabled()  # trying edits in the editor stays open
+    finally:
+        context.close()

@@ -92,7 +92,8 @@ def test_template_places_the_system_prompt_the_family_way(family: str, expected:
     backend = _template_only(family_dirs[family])
     prompt = backend.tokenizer.decode(backend._template(CHAT)["input_ids"][0])
     assert expected in prompt
-    assert prompt.endswith(FAMILIES[family].marker) or FAMILIES[family].marker in prompt
+    assert FAMILIES[family].marker in prompt
+    assert prompt.endswith(FAMILIES[family].reply), "the prompt must end by opening the assistant's turn"
 
 
 @pytest.mark.parametrize("family", ["gemma2", "phi3-april"])

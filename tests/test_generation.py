@@ -37,15 +37,16 @@ def test_stop_ends_a_running_generation_quickly():
     backend = FakeBackend(reply="w " * 5000, delay=0.01)
     engine = Engine(backend)
     got: list[str] = []
+    writing = threading.Event()
 
     def consume():
         for piece in engine.stream(MSGS, GenerationSettings(max_new_tokens=5000), session="s1"):
             got.append(piece)
+            writing.set()
 
     worker = threading.Thread(target=consume)
     worker.start()
-    while not got:
-        time.sleep(0.01)
+    assert writing.wait(10)
     started = time.monotonic()
     assert engine.stop("s1") is True
     worker.join(timeout=2)
@@ -87,14 +88,23 @@ def test_one_generation_at_a_time_across_sessions():
 
 
 def test_stop_while_waiting_for_the_model_never_starts():
-    engine = Engine(FakeBackend(reply="w " * 200, delay=0.01))
+    engine = Engine(FakeBackend(reply="w " * 5000, delay=0.01))  # runs until closed
     first = engine.stream(MSGS, GenerationSettings(), "a")
     next(first)
     result: list[str] = []
-    waiter = threading.Thread(target=lambda: result.extend(engine.stream(MSGS, GenerationSettings(), "b")))
+    in_line = threading.Event()
+
+    def wait() -> None:
+        for piece in engine.stream(MSGS, GenerationSettings(), "b", positions=True):
+            if isinstance(piece, Waiting):
+                in_line.set()
+            else:
+                result.append(piece)
+
+    waiter = threading.Thread(target=wait)
     waiter.start()
-    time.sleep(0.3)
-    engine.stop("b")
+    assert in_line.wait(10)
+    assert engine.stop("b") is True
     waiter.join(timeout=2)
     assert not waiter.is_alive() and result == []
     first.close()
@@ -136,47 +146,74 @@ def test_requests_arriving_together_are_written_together_each_to_its_own_caller(
 
 
 def test_a_request_arriving_later_joins_the_running_batch():
-    backend = FakeBackend(reply="w " * 40, delay=0.01, max_batch=4)
+    second_done, release = threading.Event(), threading.Event()
+
+    class Held(FakeBackend):
+        """The first answer waits (writing nothing) until the second one is done, then until released."""
+
+        def stream(self, messages, settings, stop):
+            pieces = super().stream(messages, settings, stop)
+            if messages[-1].content != "first":
+                yield from pieces
+                second_done.set()
+                return
+            yield next(pieces)
+            for _ in range(1000):  # about 10 s at most
+                if second_done.is_set():
+                    break
+                stop.wait(0.01)
+                yield ""  # still thinking: the batch goes on, and the second may join it
+            release.wait(10)
+            yield from pieces
+
+    backend = Held(reply="w " * 40, max_batch=4)
     engine = Engine(backend)
-    first = engine.stream(MSGS, GenerationSettings(), "a")
+    first = engine.stream([Message("user", "first")], GenerationSettings(), "a")
     next(first)
-    second = "".join(engine.stream(MSGS, GenerationSettings(max_new_tokens=5), "b"))
+    second = "".join(engine.stream([Message("user", "second")], GenerationSettings(max_new_tokens=5), "b"))
     assert second.split() == ["w"] * 5
-    assert backend.batches == [] or backend.batches[-1] >= 1
+    assert backend.batches == []  # the second was written and done inside the first's pass, still running
+    release.set()
     rest = "".join(first)
     assert len(rest.split()) == 39
     assert backend.batches == [2]  # one pass over the model wrote both
 
 
 def test_waiting_requests_see_their_place_in_line_first_come_first_served():
-    backend = FakeBackend(reply="w " * 300, delay=0.01)  # no batching: one at a time
+    moved_up = threading.Event()  # c has been told it is next
+
+    class Ordered(FakeBackend):
+        def stream(self, messages, settings, stop):
+            if messages[-1].content == "b":
+                moved_up.wait(10)  # b runs until c has moved up
+            return super().stream(messages, settings, stop)
+
+    backend = Ordered(reply="w " * 5000, delay=0.01)  # no batching: one at a time; a runs until closed
     engine = Engine(backend)
     first = engine.stream(MSGS, GenerationSettings(), "a")
     next(first)
     seen: dict[str, list[int]] = {"b": [], "c": []}
+    told = {"b": threading.Event(), "c": threading.Event()}
     order: list[str] = []
 
     def wait(name: str) -> None:
-        settings = GenerationSettings(max_new_tokens=60 if name == "b" else 2)  # b runs long enough for c to move up
+        settings = GenerationSettings(max_new_tokens=2)
         for piece in engine.stream([Message("user", name)], settings, name, positions=True):
             if isinstance(piece, Waiting):
                 seen[name].append(piece.position)
+                told[name].set()
+                if name == "c" and piece.position == 1:
+                    moved_up.set()
             elif name not in order:
                 order.append(name)
 
     b = threading.Thread(target=wait, args=("b",))
     b.start()
-    deadline = time.monotonic() + 5
-    while engine.position("b") != 1:
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    assert told["b"].wait(10) and engine.position("b") == 1
     c = threading.Thread(target=wait, args=("c",))
     c.start()
-    while engine.position("c") != 2:
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    assert told["c"].wait(10) and engine.position("c") == 2
     assert engine.waiting == 2 and engine.position("a") == 0
-    time.sleep(0.5)  # long enough for both to be told their place
     first.close()
     b.join(5)
     c.join(5)

@@ -111,8 +111,22 @@ class Page:
                 return dep.get("id", number), target
         raise AssertionError(f"no {trigger} event on #{elem_id}")
 
+    def load_outputs(self, suffix: str = "-permission") -> dict[str, list]:
+        """Run the page-load events whose first output's elem_id ends with ``suffix``, as the page
+        does on opening: {that elem_id: the event's output values}."""
+        names = {v: k for k, v in self.ids.items()}
+        found = {}
+        for number, dep in enumerate(self.config["dependencies"]):
+            first = names.get(dep["outputs"][0]) if dep.get("outputs") else None
+            if first and first.endswith(suffix) and any(t[1] == "load" for t in dep["targets"]):
+                found[first] = self._join(dep.get("id", number), None, [])["output"]["data"]
+        return found
+
     def call(self, elem_id: str, trigger: str, *data, event_data=None) -> dict:
         fn_index, target = self.event(elem_id, trigger)
+        return self._join(fn_index, target, list(data), event_data)
+
+    def _join(self, fn_index: int, target: int | None, data: list, event_data=None) -> dict:
         joined = self.http.post("/gradio_api/queue/join", json={
             "data": list(data), "fn_index": fn_index, "trigger_id": target, "session_hash": self.session,
             "event_data": event_data,
@@ -143,7 +157,18 @@ class Page:
         assert not message["success"], message["output"]
         return str(message["output"].get("error", ""))
 
+    def predict(self, elem_id: str, trigger: str, *data) -> list:
+        """An unqueued event (``queue=False``), as the page sends it."""
+        fn_index, target = self.event(elem_id, trigger)
+        answer = self.http.post("/gradio_api/run/predict", json={
+            "data": list(data), "fn_index": fn_index, "trigger_id": target, "session_hash": self.session})
+        assert answer.status_code == 200, answer.text[:300]
+        return answer.json()["data"]
+
     def approve(self, text: str) -> None:
+        """Check the draft (as the page does after writing it), then approve it: the check's record is
+        kept in this session and the approval refuses a draft that was not checked."""
+        self.predict("note-check-again", "click", text, "", "", "SOAP", "daily-note", text)
         data = self.ok("note-approve", "click", text, False, None, "daily-note")
         assert "approved" in str(data)
 

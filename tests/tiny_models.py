@@ -423,6 +423,7 @@ class Family:
     unk: str | None = None
     stop: list[str] = field(default_factory=list)  # end-of-turn tokens in generation_config.json
     marker: str = ""  # text the rendered prompt must contain (the family's turn header)
+    reply: str = ""  # what the rendered prompt ends with: the opening of the assistant's turn
     system_in_prompt: bool = True  # the template itself keeps a system message
 
 
@@ -432,39 +433,40 @@ _GEMMA_SPECIALS = ["<pad>", "<eos>", "<bos>", "<unk>", "<start_of_turn>", "<end_
 
 FAMILIES: dict[str, Family] = {
     "llama3": Family("llama", LLAMA3_TEMPLATE, _LLAMA3_SPECIALS, "<|begin_of_text|>", "<|eot_id|>", None,
-                     stop=["<|end_of_text|>", "<|eot_id|>"], marker="<|start_header_id|>assistant<|end_header_id|>"),
+                     stop=["<|end_of_text|>", "<|eot_id|>"], marker="<|start_header_id|>assistant<|end_header_id|>",
+                     reply="<|start_header_id|>assistant<|end_header_id|>\n\n"),
     "llama3.1": Family("llama", LLAMA31_TEMPLATE, _LLAMA3_SPECIALS, "<|begin_of_text|>", "<|eot_id|>", None,
                        stop=["<|end_of_text|>", "<|eom_id|>", "<|eot_id|>"],
-                       marker="Cutting Knowledge Date: December 2023"),
+                       marker="Cutting Knowledge Date: December 2023", reply="<|start_header_id|>assistant<|end_header_id|>\n\n"),
     "llama3.2": Family("llama", LLAMA32_TEMPLATE, _LLAMA3_SPECIALS, "<|begin_of_text|>", "<|eot_id|>", None,
                        stop=["<|end_of_text|>", "<|eom_id|>", "<|eot_id|>"],
-                       marker="Cutting Knowledge Date: December 2023"),
+                       marker="Cutting Knowledge Date: December 2023", reply="<|start_header_id|>assistant<|end_header_id|>\n\n"),
     "mistral": Family("mistral", MISTRAL_V03_TEMPLATE,
                       ["<unk>", "<s>", "</s>", "[INST]", "[/INST]", "[TOOL_CALLS]", "[AVAILABLE_TOOLS]",
                        "[/AVAILABLE_TOOLS]", "[TOOL_RESULTS]", "[/TOOL_RESULTS]"],
-                      "<s>", "</s>", None, unk="<unk>", stop=["</s>"], marker="[INST] "),
+                      "<s>", "</s>", None, unk="<unk>", stop=["</s>"], marker="[INST] ", reply="[/INST]"),
     "phi3": Family("phi3", PHI3_TEMPLATE,
                    ["<unk>", "<s>", "</s>", "<|endoftext|>", "<|assistant|>", "<|system|>", "<|user|>", "<|end|>"],
                    "<s>", "<|endoftext|>", "<|endoftext|>", unk="<unk>",
-                   stop=["<|endoftext|>", "<|assistant|>", "<|end|>"], marker="<|assistant|>\n"),
+                   stop=["<|endoftext|>", "<|assistant|>", "<|end|>"], marker="<|assistant|>\n", reply="<|assistant|>\n"),
     "phi3-april": Family("phi3", PHI3_APRIL_TEMPLATE,
                          ["<unk>", "<s>", "</s>", "<|endoftext|>", "<|assistant|>", "<|system|>", "<|user|>",
                           "<|end|>"],
                          "<s>", "<|endoftext|>", "<|endoftext|>", unk="<unk>",
-                         stop=["<|endoftext|>", "<|assistant|>", "<|end|>"], marker="<|assistant|>\n",
+                         stop=["<|endoftext|>", "<|assistant|>", "<|end|>"], marker="<|assistant|>\n", reply="<|assistant|>\n",
                          system_in_prompt=False),
     "gemma2": Family("gemma2", GEMMA2_TEMPLATE, _GEMMA_SPECIALS, "<bos>", "<eos>", "<pad>", unk="<unk>",
-                     stop=["<eos>", "<end_of_turn>"], marker="<start_of_turn>model\n", system_in_prompt=False),
+                     stop=["<eos>", "<end_of_turn>"], marker="<start_of_turn>model\n", reply="<start_of_turn>model\n", system_in_prompt=False),
     "gemma3": Family("gemma3_text", GEMMA3_TEMPLATE, _GEMMA_SPECIALS, "<bos>", "<eos>", "<pad>", unk="<unk>",
-                     stop=["<eos>", "<end_of_turn>"], marker="<start_of_turn>model\n"),
+                     stop=["<eos>", "<end_of_turn>"], marker="<start_of_turn>model\n", reply="<start_of_turn>model\n"),
     "gemma3-vision": Family("gemma3", GEMMA3_TEMPLATE,
                             [*_GEMMA_SPECIALS, "<start_of_image>", "<end_of_image>", "<image_soft_token>"],
                             "<bos>", "<eos>", "<pad>", unk="<unk>", stop=["<eos>", "<end_of_turn>"],
-                            marker="<start_of_turn>model\n"),
+                            marker="<start_of_turn>model\n", reply="<start_of_turn>model\n"),
     "qwen2.5": Family("qwen2", QWEN25_TEMPLATE,
                       ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<tool_call>", "</tool_call>"],
                       None, "<|im_end|>", "<|endoftext|>", stop=["<|im_end|>", "<|endoftext|>"],
-                      marker="<|im_start|>assistant\n"),
+                      marker="<|im_start|>assistant\n", reply="<|im_start|>assistant\n"),
 }
 
 

@@ -1,7 +1,10 @@
 """Build the app's services once, in ``main()``: config, presets, model, engine.
 
 Nothing here runs at import time. The real backend is imported lazily so the
-core stays importable (and testable) without torch.
+core stays importable (and testable) without torch. How a model is loaded is a
+seam: ``ModelLoader`` (``load_model`` is the real one); tests pass a fake one to
+``build_services`` instead of monkeypatching. The UI asks ``Services.engine``
+(``model``, ``count_tokens``, ``position``), never the backend behind it.
 """
 
 from __future__ import annotations
@@ -12,17 +15,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.core.presets import PresetLibrary
-from assistant.core.profile import PracticeProfile, load_profile
+from assistant.core.profile import PracticeProfile
 from assistant.engine import demo_model
-from assistant.engine.contract import Backend
+from assistant.engine.contract import Backend, ModelInfo
 from assistant.engine.engine import Engine
 from assistant.security import privacy
 from assistant.security.audit import AuditLog
 from assistant.store.config import Config
 from assistant.store.drafts import DraftStore
+from assistant.store.profile import load_profile
 from assistant.store.user_presets import load_library
 
 log = logging.getLogger(__name__)
+
+ModelLoader = Callable[..., Backend]
+"""``loader(config, path, progress=print, stage=None) -> Backend``: ``path`` None is the demo model."""
 
 
 @dataclass
@@ -34,6 +41,7 @@ class Services:
     profile: PracticeProfile = field(default_factory=PracticeProfile)
     audit: AuditLog | None = None
     drafts: DraftStore | None = None
+    loader: ModelLoader | None = None  # None: the real one (``load_model``)
 
     def reload_presets(self) -> PresetLibrary:
         """Re-read every preset layer (after the user saved, deleted or imported one)."""
@@ -41,8 +49,14 @@ class Services:
         return self.presets
 
     @property
-    def model(self):  # noqa: ANN201 - ModelInfo, kept loose for the fake
-        return self.engine.backend.info
+    def model(self) -> ModelInfo:
+        """What is known about the loaded model."""
+        return self.engine.model
+
+    def load(self, path: str | None, progress: Callable[[str], None] = print,
+             stage: Callable[[float, str], None] | None = None) -> Backend:
+        """Load the model at ``path`` (None: the demo model) with this app's loader."""
+        return (self.loader or load_model)(self.config, path, progress, stage)
 
 
 def quantized_dir(config: Config) -> Path:
@@ -72,9 +86,12 @@ def load_model(
     return hf.TransformersBackend.load(folder, cpu_precision=precision, is_demo=True, cache_dir=cache, stage=stage)
 
 
-def load_backend(config: Config, model_path: str | None, progress: Callable[[str], None] = print) -> Backend:
+def load_backend(
+    config: Config, model_path: str | None, progress: Callable[[str], None] = print, *,
+    loader: ModelLoader | None = None,
+) -> Backend:
     """Load the model the practice chose, or the built-in demo model."""
-    return load_model(config, model_path or config.settings.model_path, progress)
+    return (loader or load_model)(config, model_path or config.settings.model_path, progress)
 
 
 def switch_model(
@@ -84,20 +101,19 @@ def switch_model(
 ) -> Backend:
     """Change the running model (None: the demo model) and remember the choice in settings.json.
 
-    If the new model fails, the previous one is loaded again and the error is raised.
+    The old model is freed before the new one loads. If the new one fails, the previous one is
+    loaded again and the error is raised in plain words. Refused while a draft stays open.
     """
     from assistant.install import vendor
 
     vendor.refuse_locked_model()
     config = services.config
-    previous = config.settings.model_path
     tell = stage or (lambda fraction, words: None)
-    quiet = lambda text: None  # noqa: E731 - the stages carry the progress here
 
     backend = services.engine.switch(
-        lambda: load_model(config, path, quiet, stage),
-        restore=lambda: load_model(config, previous, quiet),
-        waiting=lambda: tell(0.01, "Waiting for the draft being written to finish"),
+        lambda: services.load(path, _quiet, stage),
+        waiting=lambda: tell(0.01, "Stopping the draft being written"),
+        reload=lambda: services.load(path, _quiet),
     )
     config.settings.model_path = path
     config.settings.save(config.paths)
@@ -108,8 +124,18 @@ def switch_model(
     return backend
 
 
-def build_services(config: Config, backend: Backend, audit: AuditLog | None = None) -> Services:
-    """``audit``: the log the caller already writes to (one writer per file keeps the hash chain whole)."""
+def _quiet(text: str) -> None:
+    """Progress lines nobody reads (a switch reports its stages instead)."""
+
+
+def build_services(
+    config: Config, backend: Backend, audit: AuditLog | None = None, *,
+    loader: ModelLoader | None = None, model_path: str | None = None,
+) -> Services:
+    """``audit``: the log the caller already writes to (one writer per file keeps the hash chain whole).
+
+    ``loader`` loads models from now on (None: ``load_model``); ``model_path`` is where ``backend``
+    came from (None: the model in settings), so a failed switch can load it again."""
     presets = load_library(config.paths)
     notices = []
     if backend.info.is_demo:
@@ -126,7 +152,9 @@ def build_services(config: Config, backend: Backend, audit: AuditLog | None = No
     if purged:
         audit.record("drafts_purged", detail=f"{purged} drafts older than {drafts.retention_days} days")
     audit.record("model_loaded", model=backend.info.name, detail=f"{backend.info.device}; {backend.info.precision}")
+    path = model_path or config.settings.model_path
+    engine = Engine(backend, loader=lambda: (loader or load_model)(config, path, _quiet))
     return Services(
-        config=config, presets=presets, engine=Engine(backend), notices=notices,
-        profile=load_profile(config.paths.root), audit=audit, drafts=drafts,
+        config=config, presets=presets, engine=engine, notices=notices,
+        profile=load_profile(config.paths.root), audit=audit, drafts=drafts, loader=loader,
     )

@@ -11,6 +11,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from assistant.engine import stages
+
 READY_LINE = "The assistant is ready."
 
 
@@ -56,11 +58,10 @@ class Startup:
 
 
 def stage_mapper(startup: Startup, start: float, end: float) -> Callable[[float, str], None]:
-    """Map a loader's own 0..1 stages onto [start, end] of the whole start."""
-    marks = [0.0, 0.02, 0.08, 0.15, 0.8, 0.85, 1.0]  # the fractions TransformersBackend.load reports
+    """Map the loader's named stages (``engine.stages``) onto [start, end] of the whole start."""
 
     def stage(fraction: float, words: str) -> None:
-        following = next((m for m in marks if m > fraction), 1.0)
+        following = stages.span(stages.at(fraction).name)[1]
         startup.stage(start + (end - start) * fraction, words, start + (end - start) * following)
 
     return stage

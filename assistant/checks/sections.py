@@ -32,7 +32,9 @@ class Section:
     body: str
 
 
-def _heading_pattern(names: list[str]) -> re.Pattern[str]:
+def heading_pattern(names: list[str]) -> re.Pattern[str]:
+    """The one heading rule (see the module docstring), for any of ``names``; group 1 is the name
+    as written. Section-by-section drafting uses it too, so what it cuts is what the check counts."""
     spelled = sorted({n.strip() for n in names if n and n.strip()}, key=len, reverse=True)
     alternatives = "|".join(r"[ \t]+".join(re.escape(w) for w in n.split()) for n in spelled)
     mark = r"(?:[*_]{1,3})?"
@@ -59,7 +61,7 @@ def split_sections(draft: str, names: list[str]) -> list[Section]:
     names = [n for n in names if n and n.strip()]
     if not names:
         return [Section(None, 0, 0, len(draft), "", draft)] if draft else []
-    matches = list(_heading_pattern(names).finditer(draft))
+    matches = list(heading_pattern(names).finditer(draft))
     sections: list[Section] = []
     if not matches or matches[0].start() > 0:
         first = matches[0].start() if matches else len(draft)

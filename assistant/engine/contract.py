@@ -10,6 +10,12 @@ Optional, for serving several people at once: a backend with ``max_batch`` > 1
 also has ``run_batch(jobs, more)``, which writes several answers in one pass
 (``BatchingBackend``). The engine uses it when present and otherwise calls
 ``stream`` once per request, in turn.
+
+Watching for a stuck model is the engine's job, once for every backend: an
+answer with no new text for ``STALL_LIMIT_S`` seconds (counted from when it
+started, never from when it joined the line) is stopped and its caller told in
+plain words. A backend needs no watchdog of its own; it only has to honour
+``stop``.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from assistant.core.messages import GenerationSettings, Message
+
+STALL_LIMIT_S = 300.0  # no new text for this long while an answer runs: the model is stuck
 
 
 @dataclass(frozen=True)
@@ -32,6 +40,7 @@ class ModelInfo:
     context_window: int  # tokens the model can read and write in one go
     is_demo: bool = False
     load_seconds: float = 0.0
+    from_saved_4bit: bool = False  # read from the saved 4-bit copy instead of quantized on load
 
 
 class Backend(Protocol):

@@ -15,9 +15,17 @@ person only. (One person may have several requests at once, say a note and a
 chat, or a script's jobs; none replaces another.)
 
 ``Engine.switch`` changes the model without restarting the app: it refuses new
-requests, waits for the running generation and its readers, frees the old
-model, then loads the new one (one model in memory at a time). If the new one
-fails to load, the previous one is loaded again when possible.
+requests, stops the running answers and waits a bounded time for them to end
+(refusing the switch, in plain words, if one is still open), closes and drops
+the old model, then loads the new one (one model in memory at a time). If the
+new one fails to load, the previous one is loaded again from its loader; if
+that fails too, the engine holds a ``NoModel`` that says what to do.
+
+The worker survives anything a backend raises: the request it was writing gets
+a plain ``GenerationError``, the next ones are served. The one stall watchdog
+is here (``STALL_LIMIT_S``, see the contract); the clock is injected, so tests
+move time instead of waiting. The UI asks the engine (``model``,
+``count_tokens``, ``position``), never the backend behind it.
 
 It logs ids, sizes and timings, never text.
 """
@@ -25,6 +33,7 @@ It logs ids, sizes and timings, never text.
 from __future__ import annotations
 
 import collections
+import gc
 import logging
 import queue
 import threading
@@ -34,15 +43,28 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
 from assistant.core.messages import GenerationSettings, Message
-from assistant.engine.contract import Backend, ModelInfo, can_batch
-from assistant.errors import GenerationError, InputTooLong, ModelBusy, ModelNotFound
+from assistant.engine.contract import STALL_LIMIT_S, Backend, ModelInfo, can_batch
+from assistant.errors import (
+    AssistantError,
+    GenerationError,
+    InputTooLong,
+    ModelBusy,
+    ModelLoadError,
+    ModelNotFound,
+    where_failed,
+)
 
 log = logging.getLogger(__name__)
 
 MIN_ANSWER_TOKENS = 128  # a draft needs at least this much room to be useful
 WORDS_PER_TOKEN = 0.75
 POLL_S = 0.2  # how often a waiting caller looks at its stop event and its place in line
-STALL_LIMIT_S = 300.0  # no new text for this long while running: the model is stuck
+STOP_GRACE_S = 10.0  # a stopped answer's caller waits this long at most for the model to let go
+SWITCH_WAIT_S = 30.0  # a switch waits this long at most for the stopped answers to end
+NO_MODEL = "No model is loaded. Open the System tab and choose a model."
+UNEXPECTED = ("The model stopped because of an unexpected problem. Try again; if it happens again, "
+              "restart the assistant.")
+__all__ = ["STALL_LIMIT_S", "Engine", "NoModel", "Waiting"]
 
 
 class Waiting(str):
@@ -72,6 +94,7 @@ class _Ticket:
     session: str
     pieces: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
     started: bool = False
+    started_at: float = 0.0  # on the engine's clock; the stall clock runs from here
     done: threading.Event = field(default_factory=threading.Event)
     batch: int = 1  # most answers written together while it ran (for the log)
 
@@ -80,8 +103,16 @@ class _Ticket:
 
     def finish(self, error: BaseException | None = None) -> None:
         if not self.done.is_set():
-            self.pieces.put(error if error is not None else _END)
+            self.pieces.put(_for_the_caller(error) if error is not None else _END)
             self.done.set()
+
+
+def _for_the_caller(error: BaseException) -> BaseException:
+    """Plain words for the caller, and no traceback that would keep the model's frames alive."""
+    if isinstance(error, AssistantError):
+        return error.with_traceback(None)
+    log.error("generation failed: %s", where_failed(error))
+    return GenerationError(UNEXPECTED)
 
 
 class NoModel:
@@ -100,23 +131,63 @@ class NoModel:
 
 def _close(backend: Backend) -> None:
     close = getattr(backend, "close", None)
-    if close is not None:
+    if close is None:
+        return
+    try:
         close()
+    except Exception as exc:  # noqa: BLE001 - the new model is loaded all the same
+        log.error("closing the old model failed: %s", where_failed(exc))
+
+
+def _switch_failed(error: BaseException, restored: bool) -> AssistantError:
+    """The load's error in plain words, saying which model is in use now."""
+    if isinstance(error, AssistantError):
+        words = error.message
+    else:
+        log.error("model switch failed: %s", where_failed(error))
+        words = "The new model could not be loaded."
+    words += (" The previous model is in use again." if restored
+              else " No model is loaded now: open the System tab and choose a model.")
+    try:
+        return type(error)(words) if isinstance(error, AssistantError) else ModelLoadError(words)
+    except TypeError:
+        return ModelLoadError(words)
 
 
 class Engine:
-    def __init__(self, backend: Backend) -> None:
+    def __init__(
+        self, backend: Backend, *, loader: Callable[[], Backend] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """``loader`` loads ``backend``'s model again (after a failed switch); ``clock``: seconds."""
         self.backend = backend
-        self._turn = threading.Lock()  # held by the worker while the model writes; switch() takes it
+        self._loader = loader
+        self._clock = clock
         self._guard = threading.Lock()
         self._switch = threading.Lock()
         self._line_changed = threading.Condition(self._guard)
         self._line: collections.deque[_Ticket] = collections.deque()
         self._active: set[_Ticket] = set()  # started, and their callers still reading
         self._worker: threading.Thread | None = None
+        self._writing = False  # the worker is inside the model
         self._sessions: dict[str, list[_Ticket]] = {}  # each person's requests not yet ended
         self.generations = 0
         self.switching = False
+
+    # -- what the UI asks -------------------------------------------------------------------------
+
+    @property
+    def model(self) -> ModelInfo:
+        """What is known about the loaded model (the UI shows it)."""
+        backend = self.backend
+        info = backend.info
+        if getattr(backend, "from_saved_4bit", False) and not info.from_saved_4bit:
+            info = replace(info, from_saved_4bit=True)
+        return info
+
+    def count_tokens(self, messages: list[Message]) -> int:
+        """Tokens the model reads for these messages, chat template included."""
+        return self.backend.count_tokens(messages)
 
     @property
     def busy(self) -> bool:
@@ -145,60 +216,89 @@ class Engine:
         with self._guard:
             return len(self._line)
 
+    # -- changing the model -----------------------------------------------------------------------
+
     def switch(
         self,
         load: Callable[[], Backend],
         *,
         restore: Callable[[], Backend] | None = None,
         waiting: Callable[[], None] | None = None,
+        reload: Callable[[], Backend] | None = None,
     ) -> Backend:
-        """Swap the model: wait for the running generation, free the old model, load the new one.
+        """Swap the model: stop the running answers, free the old model, load the new one.
 
-        ``restore`` reloads the previous model if ``load`` fails; the load's error is re-raised
-        either way. ``waiting`` is called once if a generation is still running.
+        Refused (``ModelBusy``) when another switch runs, or when an answer is still open
+        ``SWITCH_WAIT_S`` after it was stopped. If ``load`` fails, the previous model is loaded
+        again with ``restore`` (default: the loader it came from) and the error is raised in
+        plain words. ``waiting`` is called once if answers are running. ``reload`` loads the
+        new model again after a later failed switch (default: ``load``).
         """
-        with self._switch:
-            self.switching = True
-            try:
-                if not self._turn.acquire(blocking=False):
-                    if waiting is not None:
-                        waiting()
-                        waiting = None
-                    self._turn.acquire()
-                try:
-                    with self._guard:
-                        if self._active and waiting is not None:
-                            waiting()
-                        while self._active:  # their readers still hold the old model's answers
-                            self._line_changed.wait(POLL_S)
-                    old = self.backend
-                    self.backend = NoModel("The model is being changed. Try again in a minute.", old.info.name)
-                    _close(old)
-                    start = time.perf_counter()
-                    try:
-                        self.backend = load()
-                    except BaseException:
-                        self.backend = self._restore(restore)
-                        raise
-                    log.info("model switched in %.1fs", time.perf_counter() - start)
-                    return self.backend
-                finally:
-                    self._turn.release()
-            finally:
+        if not self._switch.acquire(blocking=False):
+            raise ModelBusy("The model is already being changed. Wait until that is done, then try again.")
+        try:
+            with self._guard:
+                self.switching = True
+                running = bool(self._active or self._writing)
+            deadline = self._clock() + SWITCH_WAIT_S
+            if running:
+                self._stop_running()
+                if waiting is not None:
+                    waiting()
+            with self._guard:
+                while (self._active or self._writing) and self._clock() < deadline:
+                    for ticket in self._active:
+                        ticket.stop.set()
+                    self._line_changed.wait(POLL_S)
+                if self._active or self._writing:
+                    log.warning("model switch refused: %d answers still open", len(self._active))
+                    raise ModelBusy("A draft is still being written; try again when it is done.")
+                name = self.backend.info.name
+                self.backend, old = NoModel("The model is being changed. Try again in a minute.", name), self.backend
+            _close(old)
+            del old  # nothing here holds the old model while the new one loads
+            gc.collect()
+            return self._load(load, restore or self._loader, reload or load)
+        finally:
+            with self._guard:
                 self.switching = False
+                if self._line:
+                    self._wake_worker()
+            self._switch.release()
+
+    def _stop_running(self) -> None:
+        with self._guard:
+            for ticket in self._active:
+                ticket.stop.set()
+
+    def _load(
+        self, load: Callable[[], Backend], restore: Callable[[], Backend] | None, reload: Callable[[], Backend]
+    ) -> Backend:
+        start = time.perf_counter()
+        try:
+            backend = load()
+        except BaseException as exc:
+            self.backend, self._loader = self._restore(restore)
+            if not isinstance(exc, Exception):
+                raise
+            raise _switch_failed(exc, self._loader is not None) from None
+        self.backend, self._loader = backend, reload
+        log.info("model switched in %.1fs", time.perf_counter() - start)
+        return backend
 
     @staticmethod
-    def _restore(restore: Callable[[], Backend] | None) -> Backend:
-        message = "No model is loaded. Open the System tab and choose a model."
+    def _restore(restore: Callable[[], Backend] | None) -> tuple[Backend, Callable[[], Backend] | None]:
         if restore is None:
-            return NoModel(message)
+            return NoModel(NO_MODEL), None
         try:
             backend = restore()
             log.info("previous model restored after a failed switch")
-            return backend
+            return backend, restore
         except Exception as exc:  # noqa: BLE001 - reported as "no model", never raised over the first error
-            log.error("previous model could not be restored: %s", type(exc).__name__)
-            return NoModel(message)
+            log.error("previous model could not be restored: %s", where_failed(exc))
+            return NoModel(NO_MODEL), None
+
+    # -- requests ---------------------------------------------------------------------------------
 
     def fit(self, messages: list[Message], settings: GenerationSettings, backend: Backend | None = None) -> GenerationSettings:
         """Return settings whose answer length fits the window, or refuse the input."""
@@ -242,7 +342,7 @@ class Engine:
             self._wake_worker()
         try:
             shown = -1
-            last = time.monotonic()
+            heard = self._clock()  # the model's last word; its start counts as one
             while True:
                 try:
                     item = ticket.pieces.get(timeout=POLL_S)
@@ -255,13 +355,13 @@ class Engine:
                         if positions and place and place != shown:
                             shown = place
                             yield Waiting(place)
-                    elif time.monotonic() - last > STALL_LIMIT_S:
+                    elif self._clock() - max(heard, ticket.started_at) > STALL_LIMIT_S:
                         ticket.stop.set()
                         raise GenerationError("The model stopped responding. Press Stop, then try again.") from None
                     continue
                 if not waited and ticket.started:
                     waited = time.perf_counter() - start
-                last = time.monotonic()
+                heard = self._clock()
                 if item is _END:
                     break
                 if isinstance(item, BaseException):
@@ -275,10 +375,10 @@ class Engine:
             raise
         finally:
             ticket.stop.set()
-            if ticket.started:
-                ticket.done.wait(STALL_LIMIT_S)  # the model has let go of this answer
-            else:
+            if not ticket.started:
                 self._leave_line(ticket)
+            elif not ticket.done.wait(STOP_GRACE_S):  # the model lets go of this answer
+                log.warning("the model had not let go of a stopped answer after %.0fs", STOP_GRACE_S)
             log.info(
                 "generation kind=%s outcome=%s pieces=%d chars=%d batch=%d waited=%.2f seconds=%.2f",
                 kind, outcome, pieces, chars, ticket.batch, waited, time.perf_counter() - start,
@@ -315,9 +415,9 @@ class Engine:
             return True
 
     def _wake_worker(self) -> None:
-        """Called with ``_guard`` held: make sure a worker is running for the line."""
+        """Called with ``_guard`` held: make sure a worker is running for the line (none while switching)."""
         self._line_changed.notify_all()
-        if self._worker is None:
+        if self._worker is None and not self.switching:
             self._worker = threading.Thread(target=self._work, name="model-worker", daemon=True)
             self._worker.start()
 
@@ -325,11 +425,11 @@ class Engine:
         """Up to ``limit`` tickets from the head of the line, marked started and fitted to ``backend``."""
         taken: list[_Ticket] = []
         with self._guard:
-            while self._line and len(taken) < limit:
+            while self._line and len(taken) < limit and not self.switching:
                 ticket = self._line.popleft()
                 if ticket.stop.is_set():
                     continue  # its caller will notice and leave
-                ticket.started = True
+                ticket.started, ticket.started_at = True, self._clock()
                 self._active.add(ticket)
                 taken.append(ticket)
             self._line_changed.notify_all()
@@ -345,22 +445,41 @@ class Engine:
         return ready
 
     def _work(self) -> None:
+        """Serve the line until it is empty (or a switch begins). Nothing a backend raises ends it."""
         while True:
             with self._guard:
-                if not self._line:
+                if not self._line or self.switching:
                     self._worker = None
+                    self._line_changed.notify_all()
                     return
-            with self._turn:
-                backend = self.backend
-                batching = can_batch(backend)
-                limit = max(1, int(getattr(backend, "max_batch", 1))) if batching else 1
-                tickets = self._take(backend, limit)
-                if not tickets:
-                    continue
-                if batching:
-                    self._run_batch(backend, tickets, limit)
-                else:
-                    self._run_one(backend, tickets[0])
+                self._writing = True
+            try:
+                self._serve_next()  # its frame, and the model it holds, are gone before a switch goes on
+            finally:
+                with self._guard:
+                    self._writing = False
+                    self._line_changed.notify_all()
+
+    def _serve_next(self) -> None:
+        """Hand the next request (or batch) to the model; every ticket taken is finished."""
+        backend = self.backend
+        running: list[_Ticket] = []
+        try:
+            batching = can_batch(backend)
+            limit = max(1, int(getattr(backend, "max_batch", 1))) if batching else 1
+            running.extend(self._take(backend, limit))
+            if running and batching:
+                self._run_batch(backend, running, limit)
+            elif running:
+                self._run_one(backend, running[0])
+        except BaseException as exc:  # noqa: BLE001 - every unfinished caller gets it, in plain words
+            for ticket in running:
+                ticket.finish(exc)
+            if not isinstance(exc, Exception):
+                raise
+        finally:
+            for ticket in running:
+                ticket.finish()
 
     def _run_one(self, backend: Backend, ticket: _Ticket) -> None:
         stream = backend.stream(ticket.messages, ticket.settings, ticket.stop)
@@ -369,16 +488,14 @@ class Engine:
                 ticket.emit(piece)
                 if ticket.stop.is_set():
                     break
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller, never lost
-            ticket.finish(exc)
         finally:
             close = getattr(stream, "close", None)
             if close is not None:
                 close()
-            ticket.finish()
 
-    def _run_batch(self, backend: Backend, tickets: list[_Ticket], limit: int) -> None:
-        running = list(tickets)
+    def _run_batch(self, backend: Backend, running: list[_Ticket], limit: int) -> None:
+        """``running`` grows as later arrivals join between tokens."""
+        first = list(running)
 
         def more(room: int) -> list[_Ticket]:
             if room <= 0 or not self._line:
@@ -389,13 +506,6 @@ class Engine:
                 ticket.batch = max(ticket.batch, sum(not t.done.is_set() for t in running))
             return joined
 
-        for ticket in tickets:
-            ticket.batch = len(tickets)
-        try:
-            backend.run_batch(tickets, more)  # type: ignore[attr-defined]
-        except BaseException as exc:  # noqa: BLE001 - every unfinished caller gets it
-            for ticket in running:
-                ticket.finish(exc)
-        finally:
-            for ticket in running:
-                ticket.finish()
+        for ticket in first:
+            ticket.batch = len(first)
+        backend.run_batch(first, more)  # type: ignore[attr-defined]

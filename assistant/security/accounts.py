@@ -2,30 +2,42 @@
 
 Off until the first account is made (``assistant users add NAME --admin``).
 Passwords are hashed with Argon2id (argon2-cffi); five wrong passwords lock
-the account for 15 minutes; sessions end after idle time (server-side).
-Stored in ``<data>/accounts.json``, written atomically. No PHI here.
+the account for 15 minutes (by an injected clock); sessions (``sessions.py``)
+end after idle time, and as soon as their account is removed, gets a new
+password or is locked: the guard compares each session's ``stamp`` with the
+account's on every request. Stored in ``<data>/accounts.json``, written with
+``atomic_write`` (0600) and read again only when its stat changes, so a change
+made by ``assistant users ...`` in another process is seen on the next request.
+A file that cannot be read raises ``AccountsDamaged``: sign-in stays on and is
+refused, never "no accounts". No PHI here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import re
-import secrets
 import threading
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from assistant.errors import AssistantError
+from assistant.security.sessions import Sessions
+from assistant.store.files import atomic_write
+
+__all__ = ["Account", "AccountStore", "AccountsDamaged", "AuthError", "Sessions", "check_new_account"]
 
 MAX_FAILURES = 5
 LOCK_MINUTES = 15
 MIN_PASSWORD = 10
+ROLES = ("staff", "admin")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,39}$")
 _hasher = PasswordHasher()  # Argon2id with the library's current defaults
 
@@ -47,39 +59,131 @@ class Account:
         return self.role == "admin"
 
 
+class AccountsDamaged(AuthError):
+    """Raised when accounts.json cannot be read as staff accounts; nobody can sign in until it is restored."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The staff accounts file is damaged, so nobody can sign in right now. Ask your administrator to "
+            "restore accounts.json in the assistant's data folder from a backup (or to remove it and add the "
+            "accounts again with: assistant users add NAME --admin)."
+        )
+
+
+class _Shared:
+    """What every AccountStore of one file in this process shares: the lock around changes, and the
+    parsed file with the stat it was read at (so a request costs one ``stat``, not a parse)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        # (stat seen, accounts) replaced in one assignment; accounts None: the file is damaged
+        self.cache: tuple[tuple[int, ...], dict[str, Account] | None] | None = None
+
+
+_SHARED: dict[str, _Shared] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def _shared(path: Path) -> _Shared:
+    key = os.path.abspath(path)
+    with _SHARED_LOCK:
+        return _SHARED.setdefault(key, _Shared())
+
+
+def _parse(data: bytes) -> dict[str, Account]:
+    """The accounts in the file's bytes, or AccountsDamaged."""
+    try:
+        raw = json.loads(data.decode("utf-8"))
+        entries = raw.get("accounts", {}) if isinstance(raw, dict) else None
+        if not isinstance(entries, dict):
+            raise ValueError("no accounts object")
+        accounts = {name: Account(**value) for name, value in entries.items()}
+    except (ValueError, TypeError, AttributeError, UnicodeDecodeError):
+        raise AccountsDamaged() from None
+    for name, account in accounts.items():
+        if (account.name != name or not isinstance(account.password_hash, str) or account.role not in ROLES
+                or not isinstance(account.failures, int) or not isinstance(account.locked_until, (int, float))):
+            raise AccountsDamaged()
+    return accounts
+
+
+def session_stamp(account: Account) -> str:
+    """Changes whenever the account's password or role does (a new hash has a new salt)."""
+    return hashlib.sha256(f"{account.role}\0{account.password_hash}".encode()).hexdigest()[:32]
+
+
 class AccountStore:
-    def __init__(self, root: Path) -> None:
+    """``clock``: epoch seconds for the lockout (``time.time``; tests pass their own)."""
+
+    def __init__(self, root: Path, *, clock: Callable[[], float] = time.time) -> None:
         self.path = root / "accounts.json"
-        self._lock = threading.Lock()
+        self.clock = clock
+        self._shared = _shared(self.path)
+        self._lock = self._shared.lock
 
     def _load(self) -> dict[str, Account]:
+        """Fresh copies of the accounts; the file is read again only when its stat changed."""
         try:
-            raw = json.loads(self.path.read_text(encoding="utf-8"))
+            with open(self.path, "rb") as handle:
+                st = os.fstat(handle.fileno())
+                seen = (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
+                cache = self._shared.cache
+                if cache is None or cache[0] != seen:
+                    try:
+                        cache = (seen, _parse(handle.read()))
+                    except AccountsDamaged:
+                        cache = (seen, None)
+                    self._shared.cache = cache
         except FileNotFoundError:
+            self._shared.cache = None
             return {}
-        return {name: Account(**data) for name, data in raw.get("accounts", {}).items()}
+        except OSError:
+            raise AccountsDamaged() from None
+        if cache[1] is None:
+            raise AccountsDamaged()
+        return {name: replace(account) for name, account in cache[1].items()}
 
     def _save(self, accounts: dict[str, Account]) -> None:
-        tmp = self.path.with_name(".accounts.json.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump({"version": 1, "accounts": {n: asdict(a) for n, a in accounts.items()}}, handle, indent=2)
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.replace(self.path)
+        data = json.dumps({"version": 1, "accounts": {n: asdict(a) for n, a in accounts.items()}}, indent=2)
+        atomic_write(self.path, data, private=True)
+        self._shared.cache = None  # read again next time, whatever the file system's clock says
 
     @property
     def enabled(self) -> bool:
-        return bool(self._load())
+        """Whether sign-in is on. A damaged file counts as on: it never opens the app to everyone."""
+        try:
+            return bool(self._load())
+        except AccountsDamaged:
+            return True
+
+    def get(self, name: str) -> Account | None:
+        """The account called ``name`` (a copy), or None. Raises AccountsDamaged."""
+        return self._load().get(name or "")
+
+    def admins(self) -> list[str]:
+        try:
+            return sorted(a.name for a in self._load().values() if a.is_admin)
+        except AccountsDamaged:
+            return []
+
+    def stamp(self, name: str) -> str | None:
+        """The account's session stamp, or None when it is gone or locked now (or the file is damaged)."""
+        try:
+            account = self.get(name)
+        except AccountsDamaged:
+            return None
+        if account is None or account.locked_until > self.clock():
+            return None
+        return session_stamp(account)
 
     def names(self) -> list[tuple[str, str, bool]]:
         """(name, role, locked now) for each account."""
-        now = time.time()
+        now = self.clock()
         return [(a.name, a.role, a.locked_until > now) for a in sorted(self._load().values(), key=lambda a: a.name)]
 
     def add(self, name: str, password: str, role: str = "staff") -> Account:
         check_new_account(name, password)
-        if role not in ("staff", "admin"):
+        if role not in ROLES:
             raise AuthError("The role must be staff or admin.")
         with self._lock:
             accounts = self._load()
@@ -121,14 +225,16 @@ class AccountStore:
                 self._save(accounts)
 
     def authenticate(self, name: str, password: str) -> Account:
-        """The account, or AuthError. Counts failures and locks after MAX_FAILURES."""
+        """The account, or AuthError. Counts failures and locks after MAX_FAILURES.
+
+        Runs Argon2 (tens of milliseconds): the web guard calls it in a worker thread."""
         with self._lock:
             accounts = self._load()
             account = accounts.get(name or "")
             if account is None:
                 _hasher.hash("x" * MIN_PASSWORD)  # same cost either way: no hint that the name exists
                 raise AuthError("That user name and password do not match. Try again.")
-            now = time.time()
+            now = self.clock()
             if account.locked_until > now:
                 minutes = max(1, round((account.locked_until - now) / 60))
                 raise AuthError(f"This account is locked after too many wrong passwords. Try again in {minutes} "
@@ -161,46 +267,6 @@ def check_new_account(name: str, password: str) -> None:
 def _check_password(password: str) -> None:
     if len(password or "") < MIN_PASSWORD:
         raise AuthError(f"A password needs at least {MIN_PASSWORD} characters. A short sentence works well.")
-
-
-class Sessions:
-    """Signed-in browsers, kept in memory; a session ends after ``idle_minutes`` without use."""
-
-    def __init__(self, idle_minutes: float = 15.0) -> None:
-        self.idle_seconds = idle_minutes * 60
-        self._lock = threading.Lock()
-        self._live: dict[str, tuple[str, float]] = {}
-
-    def start(self, user: str) -> str:
-        sid = secrets.token_urlsafe(32)
-        with self._lock:
-            self._live[sid] = (user, time.monotonic())
-        return sid
-
-    def user(self, sid: str | None, touch: bool = True) -> str | None:
-        if not sid:
-            return None
-        with self._lock:
-            entry = self._live.get(sid)
-            if entry is None:
-                return None
-            user, seen = entry
-            if time.monotonic() - seen > self.idle_seconds:
-                del self._live[sid]
-                return None
-            if touch:
-                self._live[sid] = (user, time.monotonic())
-            return user
-
-    def end(self, sid: str | None) -> str | None:
-        with self._lock:
-            entry = self._live.pop(sid or "", None)
-        return entry[0] if entry else None
-
-    def end_user(self, user: str) -> None:
-        with self._lock:
-            for sid in [s for s, (u, _) in self._live.items() if u == user]:
-                del self._live[sid]
 
 
 def now_iso() -> str:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import platformdirs
 
+from assistant.store.files import atomic_write
+
 APP_NAME = "PracticeAssistant"
 LOOPBACK_HOST = "127.0.0.1"
 CPU_PRECISIONS = ("auto", "4bit", "bf16", "fp32")
@@ -95,9 +97,8 @@ class Settings:
         return settings
 
     def save(self, paths: Paths) -> None:
-        tmp = paths.settings_file.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
-        tmp.replace(paths.settings_file)
+        """Write settings.json in one step (``atomic_write``): a crash leaves the old file or the new one."""
+        atomic_write(paths.settings_file, json.dumps(asdict(self), indent=2))
 
 
 @dataclass

@@ -4,10 +4,13 @@ Each kept draft is one file ``<data>/history/<random id>.draft``: the draft's
 text and metadata as JSON, encrypted with Fernet (AES-128-CBC + HMAC-SHA256,
 the ``cryptography`` package). The key lives in the operating system's key
 store through ``keyring`` where a real one exists, else in ``<data>/history.key``
-readable by this user only. File names carry no patient information.
+readable by this user only. Which of the two is chosen once, on the first
+start, and remembered in ``<data>/history-key.json``: a key store that turns up
+later (or goes away) never makes the drafts kept so far unreadable. File names
+carry no patient information.
 
-Writes are atomic (temporary file, fsync, rename), so a crash leaves either the
-old state or the new one. Unreadable files are reported, never fatal.
+Writes go through ``store.files.atomic_write`` (0600), so a crash leaves either
+the old state or the new one. Unreadable files are reported, never fatal.
 """
 
 from __future__ import annotations
@@ -23,11 +26,18 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken
 
 from assistant.errors import InputError
+from assistant.store.files import atomic_write
 
 log = logging.getLogger(__name__)
 
 KEYRING_SERVICE = "PracticeAssistant"
 DEFAULT_RETENTION_DAYS = 30
+KEY_RECORD = "history-key.json"
+SOURCES = ("keyring", "file")
+
+
+class KeyStoreMissing(InputError):
+    """Raised when the drafts' key was kept in the OS key store and that store cannot be opened now."""
 
 
 @dataclass(frozen=True)
@@ -59,19 +69,57 @@ def _keyring_key(account: str) -> bytes | None:
         return None
 
 
-def load_key(root: Path, use_keyring: bool = True) -> bytes:
-    key = _keyring_key(f"history:{root}") if use_keyring else None
-    if key is not None:
-        return key
+def _recorded_source(root: Path) -> str | None:
+    try:
+        source = json.loads((root / KEY_RECORD).read_text(encoding="utf-8")).get("source")
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, AttributeError):
+        log.warning("history: the key record is unreadable; it is made again")
+        return None
+    return source if source in SOURCES else None
+
+
+def _remember_source(root: Path, source: str) -> None:
+    atomic_write(root / KEY_RECORD, json.dumps({"version": 1, "source": source}), private=True)
+
+
+def _file_key(root: Path) -> bytes:
     path = root / "history.key"
     try:
         return path.read_bytes().strip()
     except FileNotFoundError:
         pass
     key = Fernet.generate_key()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # never replaces a key in use
     with os.fdopen(fd, "wb") as handle:
         handle.write(key)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return key
+
+
+def load_key(root: Path, use_keyring: bool = True) -> bytes:
+    """The drafts' key, from the source chosen on the first start (``use_keyring=False``: never the
+    key store). A first start with a ``history.key`` already there (an install from before the record)
+    keeps the file."""
+    account = f"history:{root}"
+    source = _recorded_source(root)
+    if source is None:
+        if (root / "history.key").exists():
+            source = "file"
+        else:
+            source = "keyring" if use_keyring and _keyring_key(account) is not None else "file"
+        _remember_source(root, source)
+    if source == "file":
+        return _file_key(root)
+    key = _keyring_key(account) if use_keyring else None
+    if key is None:
+        raise KeyStoreMissing(
+            "The kept drafts are locked with a key in this computer's key store, which cannot be opened "
+            "right now. Sign in to this computer as the person who set up the assistant and start it again; "
+            "the kept drafts are safe. If it keeps happening, tell your vendor."
+        )
     return key
 
 
@@ -89,16 +137,9 @@ class DraftStore:
             created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), status=status, user=user,
         )
         blob = self._fernet.encrypt(json.dumps(asdict(draft)).encode("utf-8"))
-        path = self.folder / f"{draft.id}.draft"
-        tmp = self.folder / f".{draft.id}.tmp"
         try:
-            with open(tmp, "wb") as handle:
-                handle.write(blob)
-                handle.flush()
-                os.fsync(handle.fileno())
-            tmp.replace(path)
+            atomic_write(self.folder / f"{draft.id}.draft", blob, private=True)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
             raise InputError(
                 f"The draft could not be saved ({exc.strerror or type(exc).__name__}). Check that the disk is "
                 "not full, then try again. The text is still on your screen."

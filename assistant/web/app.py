@@ -1,12 +1,18 @@
-"""Build the Gradio Blocks from services. Nothing runs at import time."""
+"""Build the Gradio Blocks from services. Nothing runs at import time.
+
+What depends on the model in use (the status line, the model details, the demo
+model's warning and the other notices, the note tab's demo defaults) is read
+from the services at event time: on every page load and whenever a drafting
+tab is opened, so a model switched in the System tab shows without a restart."""
 
 from __future__ import annotations
 
 import gradio as gr
 
 from assistant.app.services import Services
+from assistant.engine.demo_model import DEMO_NOTICE
 from assistant.security.privacy import blocked_attempts
-from assistant.web.common import user_of
+from assistant.web.common import guarded, user_of
 from assistant.web.tabs import (
     about_panel,
     accounts_panel,
@@ -58,6 +64,14 @@ def details_text(services: Services) -> str:
     )
 
 
+def notice_updates(services: Services) -> tuple[dict, dict]:
+    """The demo model's warning (shown only while the demo model runs) and the other notices."""
+    demo = services.model.is_demo
+    others = [n for n in services.notices if n != DEMO_NOTICE]
+    return (gr.update(value=f"**Please note:** {DEMO_NOTICE}" if demo else "", visible=demo),
+            gr.update(value="\n\n".join(f"**Please note:** {n}" for n in others), visible=bool(others)))
+
+
 def build_app(services: Services) -> gr.Blocks:
     with gr.Blocks(title="Practice Assistant", analytics_enabled=False) as app:
         gr.Markdown("# Practice Assistant\nDrafts progress notes, prior-authorization letters and everyday writing. "
@@ -65,16 +79,17 @@ def build_app(services: Services) -> gr.Blocks:
         status = gr.Markdown(status_text(services), elem_id="status-line")
         with gr.Accordion("Advanced: model details", open=False):
             details = gr.Markdown(details_text(services), elem_id="model-details")
-        for notice in services.notices:
-            gr.Markdown(f"**Please note:** {notice}", elem_id="demo-notice" if "demo model" in notice else None)
+        demo_update, other_update = notice_updates(services)
+        demo_notice = gr.Markdown(demo_update["value"], visible=demo_update["visible"], elem_id="demo-notice")
+        notices = gr.Markdown(other_update["value"], visible=other_update["visible"], elem_id="notices")
         show_welcome, welcome_outputs = help_tab.build_welcome(services)
         with gr.Tabs():
             pickers = {}
-            with gr.Tab("Progress note", id="note"):
-                pickers["progress_note"] = notes_tab.build(services)
-            with gr.Tab("Prior-auth letter", id="letter"):
+            with gr.Tab("Progress note", id="note", elem_id="tab-note") as note_page:
+                pickers["progress_note"], (note_defaults, note_default_outputs) = notes_tab.build(services)
+            with gr.Tab("Prior-auth letter", id="letter", elem_id="tab-letter") as letter_page:
                 pickers["prior_auth"] = letter_tab.build(services)
-            with gr.Tab("Chat", id="chat"):
+            with gr.Tab("Chat", id="chat", elem_id="tab-chat") as chat_page:
                 pickers["chat"] = chat_tab.build(services)
             with gr.Tab("History", id="history") as history_page:
                 show_history, history_outputs = history_tab.build(services)
@@ -91,10 +106,17 @@ def build_app(services: Services) -> gr.Blocks:
             with gr.Tab("Help", id="help"):
                 help_tab.build(services)
                 about_panel.build(services)
+        @guarded
         def refresh(request: gr.Request):
-            return status_text(services, user_of(request)), details_text(services)
+            return (status_text(services, user_of(request)), details_text(services), *notice_updates(services))
 
-        app.load(refresh, None, [status, details], queue=False, api_visibility="private")
+        shown = [status, details, demo_notice, notices]
+        private = dict(queue=False, api_visibility="private")
+        app.load(refresh, None, shown, **private)
+        app.load(note_defaults, note_default_outputs[1:], note_default_outputs, **private)
+        for page in (note_page, letter_page, chat_page):  # back from the System tab after a switch
+            page.select(refresh, None, shown, **private)
+        note_page.select(note_defaults, note_default_outputs[1:], note_default_outputs, **private)
         app.load(show_accounts, None, account_outputs, queue=False, api_visibility="private")
         app.load(show_welcome, None, welcome_outputs, queue=False, api_visibility="private")
     return app

@@ -1,10 +1,20 @@
-"""Shared adapter pieces: turning core errors into messages, streaming into text."""
+"""Shared adapter pieces: the one error edge, streaming into text, Stop.
+
+The error edge: every handler in the tabs is wrapped in ``guarded`` (streaming or
+one-shot alike). A refusal the handler raises itself (``refusal``, a ``gr.Error``)
+passes as it is; a domain error (``AssistantError``) becomes its own plain
+message; anything else is logged as type and place with a short reference id,
+and the person sees that id, never a traceback or the error's text.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import inspect
 import logging
 import secrets
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -31,6 +41,8 @@ def settings_of(preset: Preset) -> GenerationSettings:
 
 def to_user_error(exc: BaseException) -> gr.Error:
     """A domain error becomes its own message; anything else a reference id, no traceback."""
+    if isinstance(exc, gr.Error):
+        return exc
     if isinstance(exc, AssistantError):
         return gr.Error(exc.message, title="Could not finish", print_exception=False)
     ref = secrets.token_hex(3).upper()
@@ -43,19 +55,33 @@ def to_user_error(exc: BaseException) -> gr.Error:
     )
 
 
-def guarded(fn: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
-    """Wrap a streaming handler so every failure reaches the user as plain words."""
+def refusal(message: str, title: str | None = None) -> gr.Error:
+    """A plain refusal from a handler ("Approve the draft first ..."): shown as it is, never logged as a fault."""
+    return gr.Error(message, print_exception=False) if title is None else gr.Error(
+        message, title=title, print_exception=False)
+
+
+def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a handler, streaming (a generator) or one-shot, so every failure reaches the user as plain words."""
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def streaming(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            try:
+                yield from fn(*args, **kwargs)
+            except Exception as exc:  # the edge: nothing unexpected escapes as a traceback
+                raise to_user_error(exc) from None
+
+        return streaming
 
     @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Iterator[Any]:
+    def one_shot(*args: Any, **kwargs: Any) -> Any:
         try:
-            yield from fn(*args, **kwargs)
-        except gr.Error:
-            raise
+            return fn(*args, **kwargs)
         except Exception as exc:  # the edge: nothing unexpected escapes as a traceback
             raise to_user_error(exc) from None
 
-    return wrapper
+    return one_shot
 
 
 def accumulate(pieces: Iterator[str]) -> Iterator[str]:
@@ -113,10 +139,44 @@ def session_of(request: gr.Request | None) -> str:
     return (request.session_hash if request is not None else None) or ""
 
 
-def stopper(services: Any) -> Callable[[gr.Request], None]:
-    """A Stop handler: stops this person's generation in the model, not just the display."""
+class Stops:
+    """Stop signals of the multi-step drafts running now (a note written section by section), per person.
+
+    The engine's stop ends the model's current answer; this tells the draft not to start another."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._signals: dict[str, set[threading.Event]] = {}
+
+    @contextlib.contextmanager
+    def signal(self, session: str) -> Iterator[threading.Event]:
+        event = threading.Event()
+        with self._lock:
+            self._signals.setdefault(session, set()).add(event)
+        try:
+            yield event
+        finally:
+            with self._lock:
+                mine = self._signals.get(session, set())
+                mine.discard(event)
+                if not mine:
+                    self._signals.pop(session, None)
+
+    def stop(self, session: str) -> None:
+        with self._lock:
+            events = list(self._signals.get(session, ()))
+        for event in events:
+            event.set()
+
+
+def stopper(services: Any, stops: Stops | None = None) -> Callable[[gr.Request], None]:
+    """A Stop handler: stops this person's generation in the model, not just the display
+    (and, with ``stops``, the rest of a draft written in steps)."""
 
     def stop(request: gr.Request) -> None:
-        services.engine.stop(session_of(request))
+        session = session_of(request)
+        if stops is not None:
+            stops.stop(session)
+        services.engine.stop(session)
 
     return stop

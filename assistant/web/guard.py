@@ -8,8 +8,13 @@
    ``Authorization: Bearer <token>``. Anything else gets 401.
 4. Staff accounts, when any exist: browsers also need a signed-in session
    (``/login``, ``/logout``; ``/session`` answers whether it is still alive),
-   which ends after idle time. The signed-in name reaches handlers in the
-   ``x-assistant-user`` header, which callers cannot set themselves.
+   which ends after idle time, and at once when its account is removed, gets a
+   new password or is locked (here or by ``assistant users`` in another
+   process: accounts.json is checked by its stat on every request, parsed only
+   when it changed). The password check (Argon2) runs in a worker thread, so a
+   sign-in never stalls other people's streams. A damaged accounts file keeps
+   the app closed and the sign-in page says so. The signed-in name reaches
+   handlers in the ``x-assistant-user`` header, which callers cannot set themselves.
 5. Limits: a request body over ``MAX_BODY`` gets 413 (Gradio itself would read
    any size into memory), and Gradio's file routes never fetch a web address
    (``/file=https://...``, ``/proxy=``): nothing here is ever fetched from outside.
@@ -21,6 +26,7 @@ must not hide ours, nor a stray second ``assistant_token`` replace it.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import html
 import json
@@ -31,7 +37,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from assistant.security.accounts import AccountStore, AuthError, Sessions
+from assistant.security.accounts import AccountsDamaged, AccountStore, AuthError, Sessions, session_stamp
 from assistant.security.audit import AuditLog
 
 COOKIE = "assistant_token"
@@ -78,6 +84,7 @@ class LaunchGuard:
     def __init__(
         self, app: ASGIApp, token: str, port: int, *, accounts: AccountStore | None = None,
         sessions: Sessions | None = None, audit: AuditLog | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.app = app
         self.token = token
@@ -89,6 +96,21 @@ class LaunchGuard:
         self.audit = audit
         self._logins: list[float] = []
         self._login_lock = threading.Lock()
+        self._clock = clock  # for the sign-in rate limit
+
+    def _current(self, user: str, stamp: str) -> bool:
+        """Whether the account behind a session is unchanged since sign-in (not removed, same
+        password and role, not locked)."""
+        return self.accounts is not None and self.accounts.stamp(user) == stamp
+
+    def _damaged(self) -> str:
+        """The damaged-file message, or "" when accounts.json reads fine."""
+        try:
+            if self.accounts is not None:
+                self.accounts.get("")
+        except AccountsDamaged as exc:
+            return exc.message
+        return ""
 
     def _valid(self, candidate: str | None) -> bool:
         return bool(candidate) and hmac.compare_digest(candidate.encode(), self.token.encode())
@@ -137,13 +159,15 @@ class LaunchGuard:
                             cookies: dict[str, list[str]]) -> None:
         path, method = scope.get("path", "/"), scope.get("method", "GET")
         sids = cookies.get(SESSION_COOKIE, [])
-        sid = next((s for s in sids if self.sessions.user(s, touch=False)), sids[-1] if sids else None)
+        sid = next((s for s in sids if self.sessions.user(s, touch=False, valid=self._current)),
+                   sids[-1] if sids else None)
         if scope["type"] == "http" and path == "/login":
             if method == "POST":
                 await self._login(receive, send)
             else:
                 expired = "expired" in scope.get("query_string", b"").decode("latin-1")
-                await _respond(send, scope, 200, login_page("You were signed out after a while without use." if expired else ""), html_page=True)
+                note = self._damaged() or ("You were signed out after a while without use." if expired else "")
+                await _respond(send, scope, 200, login_page(note), html_page=True)
             return
         if scope["type"] == "http" and path == "/logout":
             user = self.sessions.end(sid)
@@ -152,10 +176,10 @@ class LaunchGuard:
             await _redirect(send, "/login", f"{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0")
             return
         if scope["type"] == "http" and path == "/session":
-            user = self.sessions.user(sid, touch=False)
+            user = self.sessions.user(sid, touch=False, valid=self._current)
             await _respond(send, scope, 200 if user else 401, json.dumps({"user": user}), content_type=b"application/json")
             return
-        user = self.sessions.user(sid)
+        user = self.sessions.user(sid, valid=self._current)
         if user is None:
             if scope["type"] == "http" and method == "GET" and path in ("/", ""):
                 await _redirect(send, "/login")
@@ -168,7 +192,7 @@ class LaunchGuard:
 
     async def _login(self, receive: Callable, send: Callable) -> None:
         with self._login_lock:
-            now = time.monotonic()
+            now = self._clock()
             self._logins = [t for t in self._logins if now - t < 60]
             flooded = len(self._logins) >= LOGINS_PER_MINUTE
             self._logins.append(now)
@@ -187,15 +211,18 @@ class LaunchGuard:
         form = dict(parse_qsl(body.decode("utf-8", "replace")))
         name, password = form.get("username", "").strip(), form.get("password", "")
         assert self.accounts is not None
-        try:
-            account = self.accounts.authenticate(name, password)
+        try:  # Argon2 takes tens of milliseconds: off the event loop, so streams go on meanwhile
+            account = await asyncio.to_thread(self.accounts.authenticate, name, password)
+        except AccountsDamaged as exc:
+            await _respond(send, {"type": "http"}, 503, login_page(exc.message), html_page=True)
+            return
         except AuthError as exc:
             if self.audit:
                 locked = "locked" in exc.message
                 self.audit.record("account_locked" if locked and "Too many" in exc.message else "login_failed", user=name[:40])
             await _respond(send, {"type": "http"}, 401, login_page(exc.message), html_page=True)
             return
-        sid = self.sessions.start(account.name)
+        sid = self.sessions.start(account.name, session_stamp(account))
         if self.audit:
             self.audit.record("login", user=account.name)
         await _redirect(send, "/", f"{SESSION_COOKIE}={sid}; HttpOnly; SameSite=Strict; Path=/")

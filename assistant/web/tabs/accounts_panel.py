@@ -1,6 +1,8 @@
 """Staff accounts panel (Settings tab): admins add, remove and unlock accounts.
 
-Shown only to a signed-in admin; every action re-checks that on the server.
+Shown only to a signed-in admin; every action re-checks that on the server
+(``roles.Action.MANAGE_ACCOUNTS``). A removed account, a new password or a lock ends that
+person's live sessions at once: the web guard checks each session against accounts.json.
 """
 
 from __future__ import annotations
@@ -8,12 +10,15 @@ from __future__ import annotations
 import gradio as gr
 
 from assistant.app.services import Services
-from assistant.security.accounts import AccountStore, AuthError
+from assistant.security.accounts import AuthError
+from assistant.security.roles import Action
 from assistant.web.common import to_user_error, user_of
+from assistant.web.permissions import Gate
 
 
 def build(services: Services) -> tuple[gr.Accordion, object]:
-    store = AccountStore(services.config.paths.root)
+    gate = Gate(services)
+    store = gate.accounts
     with gr.Accordion("Staff accounts (admins only)", open=False, visible=False, elem_id="accounts") as panel:
         table = gr.Dataframe(headers=["User", "Role", "Locked"], interactive=False, elem_id="accounts-table")
         with gr.Row():
@@ -32,8 +37,9 @@ def build(services: Services) -> tuple[gr.Accordion, object]:
 
     def require_admin(request: gr.Request) -> str:
         user = user_of(request)
-        if not user or not any(n == user and r == "admin" for n, r, _ in store.names()):
+        if not user:  # sign-in off: this panel is not shown, and accounts are made from the command line
             raise gr.Error("Only an admin can manage accounts.", print_exception=False)
+        gate.check(request, Action.MANAGE_ACCOUNTS)
         return user
 
     def act(verb: str):
@@ -71,8 +77,7 @@ def build(services: Services) -> tuple[gr.Accordion, object]:
     remove.click(act("remove"), inputs, outputs, **private)
 
     def show(request: gr.Request):
-        user = user_of(request)
-        is_admin = bool(user) and any(n == user and r == "admin" for n, r, _ in store.names())
+        is_admin = bool(user_of(request)) and gate.allowed(request, Action.MANAGE_ACCOUNTS)
         return gr.update(visible=is_admin), rows() if is_admin else []
 
     return panel, (show, [panel, table])

@@ -46,10 +46,12 @@ def build(services: Services) -> gr.Dropdown:
         finally:
             stream.close()
 
+    @guarded
     def try_example(preset_id: str):
         chosen = services.presets.presets.get(preset_id)
         return (chosen.example if chosen else {}).get("message", "")
 
+    @guarded
     def describe(preset_id: str):
         chosen = services.presets.presets.get(preset_id)
         return gr.update(info=chosen.description if chosen else None)

@@ -7,10 +7,11 @@ from collections.abc import Callable
 import gradio as gr
 
 from assistant.app.services import Services
-from assistant.core.profile import save_profile
-from assistant.errors import AssistantError
-from assistant.security.accounts import AccountStore, AuthError, check_new_account
-from assistant.web.common import to_user_error
+from assistant.security.accounts import AccountStore, check_new_account
+from assistant.security.roles import Action
+from assistant.store.profile import save_profile
+from assistant.web.common import guarded, refusal, user_of
+from assistant.web.permissions import Gate
 
 HELP = """
 ## How to use the assistant
@@ -75,30 +76,31 @@ def build_welcome(services: Services) -> tuple[Callable[[], tuple], list]:
             save = gr.Button("Save and start", variant="primary", elem_id="welcome-save")
             skip = gr.Button("Skip for now", elem_id="welcome-skip")
     signed = gr.Markdown(elem_id="welcome-signin")
+    gate = Gate(services)
 
-    def do_save(name_value: str, signature_value: str, user_value: str, password_value: str, repeat_value: str):
+    @guarded
+    def do_save(name_value: str, signature_value: str, user_value: str, password_value: str, repeat_value: str,
+                request: gr.Request | None = None):
+        if store.enabled:  # staff sign-in on: the practice profile is an admin's (roles.Action.EDIT_PROFILE)
+            gate.check(request, Action.EDIT_PROFILE)
         user_value = (user_value or "").strip()
         wants_account = bool(user_value or password_value)
         if wants_account:  # checked before anything is saved, so a mistake loses nothing
             if store.enabled:
-                raise gr.Error("Staff sign-in is already on. An admin adds accounts under Settings.",
-                               print_exception=False)
+                raise refusal("Staff sign-in is already on. An admin adds accounts under Settings.")
             if (password_value or "") != (repeat_value or ""):
-                raise gr.Error("The two passwords are not the same. Type them again.", print_exception=False)
-            try:
-                check_new_account(user_value, password_value or "")
-            except AuthError as exc:
-                raise to_user_error(exc) from None
+                raise refusal("The two passwords are not the same. Type them again.")
+            check_new_account(user_value, password_value or "")
         profile = services.profile.model_copy(
             update={"name": (name_value or "").strip()[:200], "signature_block": (signature_value or "").strip()[:1000]}
         )
-        try:
-            save_profile(services.config.paths.root, profile)
-            services.profile = profile
-            if wants_account:
-                store.add(user_value, password_value, "admin")
-        except AssistantError as exc:
-            raise to_user_error(exc) from None
+        save_profile(services.config.paths.root, profile)
+        services.profile = profile
+        if services.audit:
+            services.audit.record("settings_changed", user=user_of(request) or user_value, preset="profile",
+                                  output=profile.model_dump_json(), detail="practice profile saved (welcome)")
+        if wants_account:
+            store.add(user_value, password_value, "admin")
         if not wants_account:
             return gr.update(visible=False), "", "", ""
         if services.audit:

@@ -12,18 +12,16 @@ hash; never the text).
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import secrets
 from collections.abc import Callable
-from typing import Any
 
 import gradio as gr
 
 from assistant.app.services import Services
-from assistant.export import export_docx, export_pdf, export_txt
 from assistant.security.accounts import AccountStore
 from assistant.store.drafts import Draft
-from assistant.web.common import to_user_error, user_of
+from assistant.store.exports import export_docx, export_pdf, export_txt
+from assistant.web.common import guarded, refusal, user_of
 
 KIND_WORDS = {"note": "Progress note", "progress_note": "Progress note", "letter": "Prior-auth letter",
               "prior_auth": "Prior-auth letter", "chat": "Chat reply"}
@@ -34,21 +32,6 @@ HEADERS = ["Date", "Kind", "Preset", "Status", "Who"]
 CONFIRM_ONE = "Yes, delete this draft"
 CONFIRM_ALL = "Yes, delete all my drafts"
 PICK_HINT = "Pick a draft in the list to read it here."
-
-
-def plain_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """The edge for a one-shot handler: a domain error becomes its message, anything else a reference id."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except gr.Error:
-            raise
-        except Exception as exc:  # the edge: nothing unexpected escapes as a traceback
-            raise to_user_error(exc) from None
-
-    return wrapper
 
 
 def when(draft: Draft) -> str:
@@ -131,24 +114,23 @@ def build(services: Services) -> tuple[Callable[..., tuple], list]:
 
     outputs = [summary, table, picker, text, details, download, confirm_one, confirm_all, ids]
 
-    @plain_errors
+    @guarded
     def refresh(request: gr.Request):
         return listing(request)
 
-    @plain_errors
+    @guarded
     def show(draft_id: str | None, request: gr.Request):
         if not draft_id:
             return "", PICK_HINT, gr.update(value=None, visible=False)
         draft = own(draft_id, request)
         if draft is None:
-            raise gr.Error("That draft is no longer kept. Click “Refresh list” to see the drafts there are now.",
-                           print_exception=False)
+            raise refusal("That draft is no longer kept. Click “Refresh list” to see the drafts there are now.")
         who = f" · by {draft.user}" if draft.user else ""
         line = (f"**{kind_words(draft)}** · {title_of(draft.preset)} · "
                 f"{STATUS_WORDS.get(draft.status, draft.status)} · {when(draft)}{who}")
         return draft.text, line, gr.update(value=None, visible=False)
 
-    @plain_errors
+    @guarded
     def pick_row(row_ids: list[str], evt: gr.SelectData):
         row = evt.index[0] if isinstance(evt.index, list | tuple) else evt.index
         if isinstance(row, int) and 0 <= row < len(row_ids):
@@ -156,11 +138,11 @@ def build(services: Services) -> tuple[Callable[..., tuple], list]:
         return gr.update()
 
     def exporter(fmt: str):
-        @plain_errors
+        @guarded
         def export(draft_id: str | None, request: gr.Request):
             draft = own(draft_id, request)
             if draft is None:
-                raise gr.Error("Pick a kept draft first, then download it.", print_exception=False)
+                raise refusal("Pick a kept draft first, then download it.")
             kind = EXPORT_KIND.get(draft.kind, "chat")
             # A folder of its own with a random name: another account cannot guess the file's address.
             folder = services.config.paths.tmp / "exports" / secrets.token_hex(8)
@@ -172,14 +154,13 @@ def build(services: Services) -> tuple[Callable[..., tuple], list]:
 
         return export
 
-    @plain_errors
+    @guarded
     def remove(draft_id: str | None, confirmed: bool, request: gr.Request):
         draft = own(draft_id, request)
         if draft is None:
-            raise gr.Error("Pick a kept draft first.", print_exception=False)
+            raise refusal("Pick a kept draft first.")
         if not confirmed:
-            raise gr.Error(f"Tick “{CONFIRM_ONE}” first, then click “Delete this draft”.", title="Nothing deleted",
-                           print_exception=False)
+            raise refusal(f"Tick “{CONFIRM_ONE}” first, then click “Delete this draft”.", title="Nothing deleted")
         assert store is not None
         deleted = store.delete(draft.id)
         if deleted and services.audit is not None:
@@ -187,11 +168,10 @@ def build(services: Services) -> tuple[Callable[..., tuple], list]:
                                   output=draft.text, detail="1 kept draft deleted by hand")
         return (*listing(request), "Deleted that draft." if deleted else "That draft was already gone.")
 
-    @plain_errors
+    @guarded
     def remove_all(confirmed: bool, request: gr.Request):
         if not confirmed:
-            raise gr.Error(f"Tick “{CONFIRM_ALL}” first, then click “Delete all my drafts”.", title="Nothing deleted",
-                           print_exception=False)
+            raise refusal(f"Tick “{CONFIRM_ALL}” first, then click “Delete all my drafts”.", title="Nothing deleted")
         if store is None:
             return (*listing(request), "There are no kept drafts to delete.")
         who = owner(request)

@@ -1,10 +1,14 @@
-"""Prior-auth letter tab: a request form in, a streamed letter to the payer out."""
+"""Prior-auth letter tab: a request form in, a streamed letter to the payer out.
+
+The form is checked before the letter starts: each field that cannot be used
+says why beside itself, and nothing else on the page changes."""
 
 from __future__ import annotations
 
 import gradio as gr
 
 from assistant.app.services import Services
+from assistant.core.documents import field_problems
 from assistant.core.documents.letters import LETTER_FIELDS, LetterRequest, letter_messages
 from assistant.core.presets import KNOWN_FIELDS, Preset
 from assistant.web.common import (
@@ -86,11 +90,22 @@ def build(services: Services) -> gr.Dropdown:
         )
         yield from accumulate(model_stream(services, letter_messages(chosen, letter, services.profile), chosen, request))
 
+    @guarded
+    def check_fields(*values: str) -> list[dict]:
+        """Before the letter starts: each field the preset asks for that cannot be used says why, by itself."""
+        names = [*NAMES[:11], "preset_id", *NAMES[11:]]
+        typed = dict(zip(names, values, strict=False))
+        chosen = services.presets.presets.get(typed.get("preset_id") or "")
+        problems = field_problems(chosen, typed) if chosen is not None else {}  # unknown: the letter says so
+        return [gr.validate(name not in problems, problems.get(name, "")) for name in names[:len(values)]]
+
+    @guarded
     def try_example(preset_id: str):
         chosen = services.presets.presets.get(preset_id)
         sample = chosen.example if chosen else {}
         return [sample.get(name, "") for name in NAMES]
 
+    @guarded
     def choose(preset_id: str):
         chosen = services.presets.presets.get(preset_id)
         return (gr.update(info=chosen.description if chosen else None), *field_updates(chosen))
@@ -100,15 +115,16 @@ def build(services: Services) -> gr.Dropdown:
     event = draft.click(
         draft_letter, [*first_eleven, preset, boxes["progress_to_date"], boxes["denial_details"]], output,
         api_name="draft_letter", concurrency_limit=DRAFT_CONCURRENCY, concurrency_id=DRAFT_QUEUE,
+        validator=check_fields,
     )
+
     def fields_of(*values: str):
         return {name: value or "" for name, value in zip(NAMES, values, strict=True)}, None
 
-    check_outputs = [review.highlight, review.summary, review.flag_count]
+    check_outputs = review.check_outputs
     run_check = review_panel.checker(services, "letter", fields_of)
     event.then(run_check, [*inputs, output], check_outputs, queue=False, api_visibility="private")
-    draft.click(lambda: ("", "Status: **draft** (not approved yet).", False), None,
-                [review.approved, review.status, review.reviewed], queue=False, api_visibility="private")
+    draft.click(*review.reset(), queue=False, api_visibility="private")
     review.check_again.click(run_check, [*inputs, output], check_outputs, queue=False, api_visibility="private")
     review_panel.wire(services, review, output, "letter", preset)
     stop.click(stopper(services), None, None, cancels=[event], queue=False, api_visibility="private")

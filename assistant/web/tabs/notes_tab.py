@@ -1,22 +1,34 @@
-"""Progress note tab: describe the session, pick a format, get a streamed draft."""
+"""Progress note tab: describe the session, pick a format, get a streamed draft.
+
+Its fields are checked before the draft starts: a field that cannot be used says
+why beside itself (Gradio's validator), and nothing else on the page changes.
+Defaults that depend on the model (one section at a time for the small demo
+model) are read from the services at event time: on page load, and when the
+tab is opened after the model was switched.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import gradio as gr
 
 from assistant.app.drafting import draft_by_sections, rewrite_section
 from assistant.app.services import Services
 from assistant.checks import check_sections, replace_section
+from assistant.core.documents import field_problems
 from assistant.core.documents.notes import DISCIPLINES, NOTE_FORMATS, NoteRequest, note_messages, resolve_format
 from assistant.core.presets import KNOWN_FIELDS, Preset
 from assistant.security.audit import audited
 from assistant.web.common import (
     DRAFT_CONCURRENCY,
     DRAFT_QUEUE,
+    Stops,
     accumulate,
     guarded,
     model_stream,
     preset_choices,
+    refusal,
     session_of,
     settings_of,
     stopper,
@@ -61,10 +73,19 @@ def picker_updates(preset: Preset | None) -> list[dict]:
     return out
 
 
-def build(services: Services) -> gr.Dropdown:
+def model_key(services: Services) -> str:
+    """Which model the model-dependent defaults were chosen for."""
+    return f"{services.model.name}|{services.model.is_demo}"
+
+
+def build(services: Services) -> tuple[gr.Dropdown, tuple[Callable, list]]:
+    """Build the tab; returns its preset picker and the (handler, outputs) that set the model's
+    defaults (run on page load and when the tab is opened)."""
     presets = services.presets.of_kind("progress_note")
     first = presets[0] if presets else None
     boxes: dict[str, gr.Textbox] = {}
+    stops = Stops()
+    defaults_for = gr.State(None)  # the model_key the defaults were set for, in this page
     with gr.Row():
         with gr.Column(scale=1):
             preset = gr.Dropdown(
@@ -110,9 +131,27 @@ def build(services: Services) -> gr.Dropdown:
             yield from accumulate(model_stream(services, note_messages(chosen, note), chosen, request))
             return
         note_messages(chosen, note)  # checks the input and its length before anything is written
-        pieces = draft_by_sections(services.engine, chosen, note, settings_of(chosen), session_of(request))
-        yield from accumulate(audited(pieces, services.audit, kind=chosen.kind, preset=chosen.id,
-                                      model=services.model.name, user=user_of(request), detail_prefix="by sections"))
+        with stops.signal(session_of(request)) as stop:  # Stop ends the whole note, not one section
+            pieces = draft_by_sections(services.engine, chosen, note, settings_of(chosen), session_of(request), stop)
+            yield from accumulate(audited(pieces, services.audit, kind=chosen.kind, preset=chosen.id,
+                                          model=services.model.name, user=user_of(request),
+                                          detail_prefix="by sections"))
+
+    @guarded
+    def check_fields(
+        description: str, fmt: str, disc: str, preset_id: str, goals: str = "", measures: str = "",
+        one_section_at_a_time: bool = False,
+    ) -> list[dict]:
+        """Before the draft starts: each field the preset asks for that cannot be used says why, by itself."""
+        chosen = services.presets.presets.get(preset_id)
+        typed = {"description": description, "goals": goals, "measures": measures}
+        problems = field_problems(chosen, typed) if chosen is not None else {}  # unknown: the draft says so
+
+        def verdict(name: str | None) -> dict:
+            return gr.validate(name not in problems, problems.get(name or "", ""))
+
+        return [verdict("description"), verdict(None), verdict(None), verdict(None), verdict("goals"),
+                verdict("measures"), verdict(None)]
 
     @guarded
     def rewrite_one(
@@ -120,15 +159,14 @@ def build(services: Services) -> gr.Dropdown:
         measures: str, request: gr.Request,
     ):
         if not (draft or "").strip():
-            raise gr.Error("Write a draft first, then rewrite one of its sections.", print_exception=False)
+            raise refusal("Write a draft first, then rewrite one of its sections.")
         if not name:
-            raise gr.Error("Pick the section to rewrite.", print_exception=False)
+            raise refusal("Pick the section to rewrite.")
         chosen = services.presets.get(preset_id, "progress_note")
         note = NoteRequest(description, fmt, disc, preset_id, goals=goals or "", measures=measures or "")
         names = chosen.required_sections(resolve_format(chosen, note)[0])
         if name not in names or check_sections(draft, [name]):
-            raise gr.Error(f"The draft has no “{name}” heading to rewrite. Add it, or write the note again.",
-                           print_exception=False)
+            raise refusal(f"The draft has no “{name}” heading to rewrite. Add it, or write the note again.")
         pieces = rewrite_section(services.engine, chosen, note, draft, name, settings_of(chosen), session_of(request))
         body = ""
         yield draft
@@ -137,17 +175,20 @@ def build(services: Services) -> gr.Dropdown:
             body += piece
             yield replace_section(draft, name, body, names)
 
+    @guarded
     def sections_of(preset_id: str, fmt: str):
         chosen = services.presets.presets.get(preset_id)
         names = chosen.required_sections(chosen.note_format or fmt) if chosen else NOTE_FORMATS.get(fmt, [])
         return gr.update(choices=names, value=None, interactive=bool(names))
 
+    @guarded
     def fields_of(description: str, goals: str, measures: str, fmt: str, preset_id: str):
         chosen = services.presets.presets.get(preset_id)
         sections = chosen.required_sections(chosen.note_format or fmt) if chosen else NOTE_FORMATS.get(fmt, [])
         fields = {"session_description": description or "", "goals": goals or "", "measures": measures or ""}
         return fields, sections
 
+    @guarded
     def try_example(preset_id: str):
         chosen = services.presets.presets.get(preset_id)
         sample = chosen.example if chosen else {}
@@ -157,6 +198,7 @@ def build(services: Services) -> gr.Dropdown:
             (chosen and chosen.discipline) or sample.get("discipline", DISCIPLINES[0]),
         )
 
+    @guarded
     def choose(preset_id: str):
         chosen = services.presets.presets.get(preset_id)
         info = gr.update(info=chosen.description if chosen else None)
@@ -164,17 +206,18 @@ def build(services: Services) -> gr.Dropdown:
 
     fields = [boxes[name] for name in NOTE_FIELDS]
     check_inputs = [boxes["description"], boxes["goals"], boxes["measures"], note_format, preset, output]
-    check_outputs = [review.highlight, review.summary, review.flag_count]
+    check_outputs = review.check_outputs
     run_check = review_panel.checker(services, "note", fields_of)
-    reset = (lambda: ("", "Status: **draft** (not approved yet).", False), None,
-             [review.approved, review.status, review.reviewed])
+    reset = review.reset()
     event = draft.click(
         draft_note,
         [boxes["description"], note_format, discipline, preset, boxes["goals"], boxes["measures"], by_sections],
         output, api_name="draft_note", concurrency_limit=DRAFT_CONCURRENCY, concurrency_id=DRAFT_QUEUE,
+        validator=check_fields,
     )
     event.then(run_check, check_inputs, check_outputs, queue=False, api_visibility="private")
     draft.click(*reset, queue=False, api_visibility="private")
+    rewrite.click(*reset, queue=False, api_visibility="private")  # the page shows "draft" before the rewrite
     redo = rewrite.click(
         rewrite_one,
         [output, section, boxes["description"], note_format, discipline, preset, boxes["goals"], boxes["measures"]],
@@ -183,9 +226,18 @@ def build(services: Services) -> gr.Dropdown:
     redo.then(run_check, check_inputs, check_outputs, queue=False, api_visibility="private")
     review.check_again.click(run_check, check_inputs, check_outputs, queue=False, api_visibility="private")
     review_panel.wire(services, review, output, "note", preset)
-    stop.click(stopper(services), None, None, cancels=[event, redo], queue=False, api_visibility="private")
+    stop.click(stopper(services, stops), None, None, cancels=[event, redo], queue=False, api_visibility="private")
     for trigger in (preset.change, note_format.change):
         trigger(sections_of, [preset, note_format], section, queue=False, api_visibility="private")
     example.click(try_example, preset, [*fields, note_format, discipline], queue=False, api_visibility="private")
     preset.change(choose, preset, [preset, note_format, discipline, *fields], queue=False, api_visibility="private")
-    return preset
+
+    @guarded
+    def defaults(request: gr.Request, applied: str | None):
+        """The model's defaults, once per model: a choice the person made for this model stays."""
+        key = model_key(services)
+        if applied == key:
+            return gr.update(), key
+        return gr.update(value=services.model.is_demo), key
+
+    return preset, (defaults, [by_sections, defaults_for])

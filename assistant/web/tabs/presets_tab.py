@@ -1,5 +1,10 @@
 """Presets tab: see every preset, and create, duplicate, edit, delete, import and
-export your own, with live checking and a preview of the exact prompt."""
+export your own, with live checking and a preview of the exact prompt.
+
+The user layer (``<data>/presets``) is shared by everyone on this computer, so with staff
+sign-in on, saving, deleting and importing are for admins (``roles.Action.EDIT_SHARED_PRESETS``,
+checked on the server); staff still use every preset and try edits in the editor preview. Each
+change is audited (``preset_saved`` / ``preset_deleted``, the preset id and the file's hash)."""
 
 from __future__ import annotations
 
@@ -11,8 +16,10 @@ import gradio as gr
 from assistant.app.services import Services
 from assistant.core.presets import KIND_LABELS, MAX_FILE_BYTES, parse_preset
 from assistant.errors import AssistantError, PresetError
+from assistant.security.roles import Action
 from assistant.store import user_presets as preset_store
-from assistant.web.common import preset_choices, to_user_error
+from assistant.web.common import preset_choices, to_user_error, user_of
+from assistant.web.permissions import Gate
 
 ORIGIN_WORDS = {"shipped": "built in", "vendor": "from your vendor", "user": "yours"}
 HELP = """**How presets work.** A preset is a short text file: the instructions the model gets
@@ -57,7 +64,14 @@ def check(text: str) -> tuple[str, str]:
     return f"**Valid.** This is what the model gets for the example of “{preset.title}”.", preview
 
 
+def _audit(services: Services, request: gr.Request | None, event: str, preset_id: str, text: str | None,
+           detail: str) -> None:
+    if services.audit:
+        services.audit.record(event, user=user_of(request), preset=preset_id, output=text, detail=detail)
+
+
 def build(services: Services, pickers: dict[str, gr.Dropdown]) -> None:
+    gate = Gate(services)
     gr.Markdown(HELP)
     problems = gr.Markdown(_problems(services), elem_id="preset-problems")
     with gr.Row():
@@ -70,6 +84,8 @@ def build(services: Services, pickers: dict[str, gr.Dropdown]) -> None:
         delete = gr.Button("Delete my preset", variant="stop", elem_id="preset-delete")
         export = gr.DownloadButton("Export", elem_id="preset-export")
         upload = gr.UploadButton("Import a preset file", file_types=[".yaml", ".yml"], elem_id="preset-import")
+    note = gate.notice("preset-permission")
+    gate.lock_for_staff(Action.EDIT_SHARED_PRESETS, note, [save, delete, upload])
     with gr.Row():
         with gr.Column():
             editor = gr.Code(label="Preset (edit here)", language="yaml", lines=28, interactive=True, elem_id="preset-editor")
@@ -108,21 +124,29 @@ def build(services: Services, pickers: dict[str, gr.Dropdown]) -> None:
             raise gr.Error("Pick a preset to duplicate first.", print_exception=False)
         return preset_store.to_yaml(preset_store.duplicate(preset, services.presets))
 
-    def do_save(text: str):
+    def do_save(text: str, request: gr.Request):
+        gate.check(request, Action.EDIT_SHARED_PRESETS)
         try:
             preset = preset_store.save_user_preset(services.config.paths, services.presets, text or "")
         except AssistantError as exc:
             raise to_user_error(exc) from None
+        _audit(services, request, "preset_saved", preset.id, preset_store.to_yaml(preset), "saved")
         return refreshed(f"Saved “{preset.title}” as your preset.", preset.id)
 
-    def do_delete(preset_id: str | None):
+    def do_delete(preset_id: str | None, request: gr.Request):
+        gate.check(request, Action.EDIT_SHARED_PRESETS)
         try:
             preset_store.delete_user_preset(services.config.paths, services.presets, preset_id or "")
         except AssistantError as exc:
             raise to_user_error(exc) from None
+        _audit(services, request, "preset_deleted", preset_id or "", None, "deleted")
         return refreshed("Deleted your preset.")
 
-    def do_import(file_path: str | None):
+    def do_import(file_path: str | None, request: gr.Request):
+        if not gate.allowed(request, Action.EDIT_SHARED_PRESETS):
+            if file_path:
+                Path(file_path).unlink(missing_ok=True)
+            gate.check(request, Action.EDIT_SHARED_PRESETS)
         if not file_path:
             raise gr.Error("No file was received. Pick a .yaml preset file.", print_exception=False)
         path = Path(file_path)
@@ -137,6 +161,7 @@ def build(services: Services, pickers: dict[str, gr.Dropdown]) -> None:
             raise to_user_error(exc) from None
         finally:
             path.unlink(missing_ok=True)
+        _audit(services, request, "preset_saved", preset.id, preset_store.to_yaml(preset), "imported")
         return refreshed(f"Imported “{preset.title}”.", preset.id)
 
     outputs = [chooser, problems, message, *pickers.values()]

@@ -1,10 +1,15 @@
 """Review, approve and export, shared by the note and letter tabs.
 
 After a draft is written it is checked (grounding flags, missing sections,
-codes) and the flags are shown highlighted with a count. A draft stays a draft
-until approved; approving with open flags needs the "I reviewed the flagged
-items" tick. Only the approved text is exported, and a draft edited after
-approval must be approved again.
+codes) and the flags are shown highlighted with a count. The check remembers
+what it checked: a hash of the text and its flag count (server-side state).
+A draft stays a draft until approved; Approve accepts only the very text that
+was checked (an edit since needs "Check again") and audits that text's true
+flag count; with open flags it needs the "I reviewed the flagged items" tick,
+which every new check clears. Only the approved text is copied or exported.
+Any change of the draft after approval (typing, "Rewrite this section", a new
+draft) clears the approval: Copy and downloads are refused until it is
+approved again.
 """
 
 from __future__ import annotations
@@ -18,21 +23,45 @@ import gradio as gr
 
 from assistant.app.services import Services
 from assistant.checks import DraftCheck, check_draft
-from assistant.errors import AssistantError
-from assistant.export import export_docx, export_pdf, export_txt
-from assistant.web.common import to_user_error, user_of
+from assistant.security.audit import text_hash
+from assistant.store.exports import export_docx, export_pdf, export_txt
+from assistant.web.common import guarded, refusal, user_of
 
 LABEL = "not in your notes"
 EXPORTERS = {"docx": export_docx, "pdf": export_pdf, "txt": export_txt}
+DRAFT_STATUS = "Status: **draft** (not approved yet)."
+APPROVED_STATUS = "Status: **approved** — you can download it now. (Editing it again needs a new approval.)"
+CHANGED_STATUS = ("Status: **draft** — the text changed after you approved it. Approve it again before you copy "
+                  "or download it.")
+# The browser copies only while the page shows this (rendered) text; no other status contains it.
+APPROVED_MARK = "approved —"
 
 
 @dataclass
 class Review:
     highlight: gr.HighlightedText
     summary: gr.Markdown
-    flag_count: gr.State
-    approved: gr.State
+    checked: gr.State  # {"sha": hash of the checked text, "flags": its flag count}, or None
+    approved: gr.State  # the approved text, or ""
     status: gr.Markdown
+    reviewed: gr.Checkbox
+    check_again: gr.Button
+    approve: gr.Button
+    copy: gr.Button
+    buttons: dict[str, gr.Button]
+    download: gr.File
+
+    @property
+    def check_outputs(self) -> list:
+        return [self.highlight, self.summary, self.checked, self.reviewed]
+
+    def reset(self) -> tuple[Callable[[], tuple], None, list]:
+        """(fn, inputs, outputs) of an event that makes the draft a draft again (new draft, rewrite)."""
+        return (lambda: ("", DRAFT_STATUS, False)), None, [self.approved, self.status, self.reviewed]
+
+
+def checked_record(text: str, flags: int) -> dict[str, Any]:
+    return {"sha": text_hash((text or "").strip()), "flags": flags}
 
 
 def segments(draft: str, result: DraftCheck) -> list[tuple[str, str | None]]:
@@ -72,7 +101,8 @@ def summary_text(result: DraftCheck, where: str) -> str:
 
 def build(services: Services, prefix: str) -> Review:
     with gr.Group():
-        summary = gr.Markdown("When a draft is written, it is checked here against what you typed.", elem_id=f"{prefix}-check-summary")
+        summary = gr.Markdown("When a draft is written, it is checked here against what you typed.",
+                              elem_id=f"{prefix}-check-summary")
         highlight = gr.HighlightedText(
             label="Check: items not in your notes are highlighted", combine_adjacent=False, show_legend=False,
             color_map={LABEL: "#fde68a"}, elem_id=f"{prefix}-check-flags",
@@ -81,37 +111,29 @@ def build(services: Services, prefix: str) -> Review:
         reviewed = gr.Checkbox(label="I reviewed the flagged items", elem_id=f"{prefix}-reviewed")
         check_again = gr.Button("Check again", elem_id=f"{prefix}-check-again")
         approve = gr.Button("Approve", variant="primary", elem_id=f"{prefix}-approve")
-    status = gr.Markdown("Status: **draft** (not approved yet).", elem_id=f"{prefix}-approval")
+    status = gr.Markdown(DRAFT_STATUS, elem_id=f"{prefix}-approval")
     with gr.Row():
         copy = gr.Button("Copy", elem_id=f"{prefix}-copy")
         buttons = {fmt: gr.Button(f"Download .{fmt}", elem_id=f"{prefix}-export-{fmt}") for fmt in EXPORTERS}
     download = gr.File(label="Your document", visible=False, interactive=False, elem_id=f"{prefix}-download")
-    review = Review(highlight, summary, gr.State(0), gr.State(""), status)
-    review.reviewed = reviewed  # type: ignore[attr-defined]
-    review.check_again = check_again  # type: ignore[attr-defined]
-    review.approve = approve  # type: ignore[attr-defined]
-    review.buttons = buttons  # type: ignore[attr-defined]
-    review.copy = copy  # type: ignore[attr-defined]
-    review.download = download  # type: ignore[attr-defined]
-    return review
+    return Review(highlight, summary, gr.State(None), gr.State(""), status, reviewed, check_again, approve, copy,
+                  buttons, download)
 
 
 def checker(services: Services, kind: str, fields_of: Callable[..., tuple[dict[str, Any], list[str]]]):
-    """A handler: (*inputs, draft) -> highlighted draft, summary, flag count. ``fields_of``
-    turns the form inputs into (fields, required sections)."""
+    """A handler: (*inputs, draft) -> highlighted draft, summary, what was checked, the tick cleared.
+    ``fields_of`` turns the form inputs into (fields, required sections)."""
     where = "your notes" if kind == "note" else "your form"
 
+    @guarded
     def run(*values: Any):
         *inputs, draft = values
         draft = draft or ""
         if not draft.strip():
-            return [], "Nothing to check yet: write a draft first.", 0
-        try:
-            fields, sections = fields_of(*inputs)
-            result = check_draft(kind, fields, draft, sections, services.profile.as_text())
-        except AssistantError as exc:
-            raise to_user_error(exc) from None
-        return segments(draft, result), summary_text(result, where), len(result.flags)
+            return [], "Nothing to check yet: write a draft first.", None, False
+        fields, sections = fields_of(*inputs)
+        result = check_draft(kind, fields, draft, sections, services.profile.as_text())
+        return segments(draft, result), summary_text(result, where), checked_record(draft, len(result.flags)), False
 
     return run
 
@@ -120,63 +142,68 @@ def wire(services: Services, review: Review, output: gr.Textbox, doc_kind: str, 
     """Approve and export events for one tab (queued, so that a refusal shows as a message box)."""
     private = dict(api_visibility="private")
 
-    def approve(text: str, reviewed: bool, flags: int, preset_id: str, request: gr.Request):
+    @guarded
+    def approve(text: str, reviewed: bool, checked: dict | None, preset_id: str, request: gr.Request):
         text = (text or "").strip()
         if not text:
-            raise gr.Error("There is no draft to approve yet.", print_exception=False)
+            raise refusal("There is no draft to approve yet.")
+        if not checked or checked.get("sha") != text_hash(text):
+            raise refusal("The draft changed after it was checked. Press “Check again”, look at any highlighted "
+                          "items, then approve.")
+        flags = int(checked.get("flags") or 0)
         if flags and not reviewed:
-            raise gr.Error("Some items are flagged. Check them, tick “I reviewed the flagged items”, then approve.",
-                           print_exception=False)
+            raise refusal("Some items are flagged. Check them, tick “I reviewed the flagged items”, then approve.")
         user = user_of(request)
-        try:
-            if services.drafts is not None:
-                services.drafts.save(doc_kind, preset_id or "", text, status="approved", user=user)
-        except AssistantError as exc:
-            raise to_user_error(exc) from None
+        if services.drafts is not None:
+            services.drafts.save(doc_kind, preset_id or "", text, status="approved", user=user)
         if services.audit is not None:
             services.audit.record("draft_approved", user=user, kind=doc_kind, preset=preset_id or "",
                                   output=text, detail=f"{flags} flags reviewed" if flags else "no flags")
-        return text, "Status: **approved** — you can download it now. (Editing it again needs a new approval.)"
+        return text, APPROVED_STATUS
 
-    review.approve.click(approve, [output, review.reviewed, review.flag_count, preset], [review.approved, review.status], **private)
+    review.approve.click(approve, [output, review.reviewed, review.checked, preset], [review.approved, review.status],
+                         **private)
 
-    def edited(text: str, approved: str):
+    @guarded
+    def changed(text: str, approved: str, checked: dict | None):
+        """Any change of the text (typing, a rewrite streaming in): an approved draft is a draft again."""
         if approved and (text or "").strip() != approved:
-            return "Status: **edited after approval** — approve it again before you download it."
-        return gr.update()
+            return "", CHANGED_STATUS
+        return gr.update(), gr.update()
 
-    output.input(edited, [output, review.approved], review.status, **private)
+    # "change" fires for every change, the person's and the server's; always_last: one call per burst.
+    output.change(changed, [output, review.approved, review.checked], [review.approved, review.status],
+                  queue=False, trigger_mode="always_last", **private)
 
+    @guarded
     def copied(text: str, approved: str) -> None:
         if not approved:
-            raise gr.Error("Approve the draft first: only an approved draft is copied.", print_exception=False)
+            raise refusal("Approve the draft first: only an approved draft is copied.")
         if (text or "").strip() != approved:
-            raise gr.Error("The draft changed after you approved it. Approve it again, then copy.", print_exception=False)
+            raise refusal("The draft changed after you approved it. Approve it again, then copy.")
         gr.Info("Copied. Paste it into your records system.")
 
     # The browser copies within the click (browsers allow it only then), when the page shows the draft
     # as approved; the server checks the same rule as for downloads and says what happened.
     status_id = review.status.elem_id
-    review.copy.click(  # type: ignore[attr-defined]
+    review.copy.click(
         copied, [output, review.approved], None, **private,
         js="(text, approved) => { const status = document.getElementById('" + str(status_id) + "'); "
-           "if (status && status.innerText.includes('approved —')) navigator.clipboard.writeText((text || '').trim())"
+           "if (status && status.innerText.includes('" + APPROVED_MARK + "')) "
+           "navigator.clipboard.writeText((text || '').trim())"
            ".catch(() => window.alert('This browser did not allow copying. Select the text in the draft box and "
            "press Ctrl+C.')); return [text, approved]; }")
 
-    for fmt, button in review.buttons.items():  # type: ignore[attr-defined]
+    for fmt, button in review.buttons.items():
+        @guarded
         def export(text: str, approved: str, preset_id: str, request: gr.Request, fmt: str = fmt):
             if not approved:
-                raise gr.Error("Approve the draft first: only an approved draft is downloaded.", print_exception=False)
+                raise refusal("Approve the draft first: only an approved draft is downloaded.")
             if (text or "").strip() != approved:
-                raise gr.Error("The draft changed after you approved it. Approve it again, then download.",
-                               print_exception=False)
-            try:
-                # A folder with a random name per download: another signed-in account cannot guess the address.
-                folder = services.config.paths.tmp / "exports" / secrets.token_hex(8)
-                path = EXPORTERS[fmt](approved, folder, doc_kind, services.profile)
-            except AssistantError as exc:
-                raise to_user_error(exc) from None
+                raise refusal("The draft changed after you approved it. Approve it again, then download.")
+            # A folder with a random name per download: another signed-in account cannot guess the address.
+            folder = services.config.paths.tmp / "exports" / secrets.token_hex(8)
+            path = EXPORTERS[fmt](approved, folder, doc_kind, services.profile)
             if services.audit is not None:
                 services.audit.record("draft_exported", user=user_of(request), kind=doc_kind, preset=preset_id or "",
                                       output=approved, detail=fmt)

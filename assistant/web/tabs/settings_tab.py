@@ -1,4 +1,8 @@
-"""Settings tab: the practice profile used by letters and exports."""
+"""Settings tab: the practice profile used by letters and exports.
+
+With staff sign-in on, only admins change it (``roles.Action.EDIT_PROFILE``, checked on the
+server); each change is audited as ``settings_changed`` with preset "profile" and the hash of
+the saved file, never its text."""
 
 from __future__ import annotations
 
@@ -10,9 +14,12 @@ import gradio as gr
 from pydantic import ValidationError
 
 from assistant.app.services import Services
-from assistant.core.profile import Clinician, PracticeProfile, save_profile
+from assistant.core.profile import Clinician, PracticeProfile
 from assistant.errors import AssistantError
-from assistant.web.common import to_user_error
+from assistant.security.roles import Action
+from assistant.store.profile import profile_file, save_profile
+from assistant.web.common import to_user_error, user_of
+from assistant.web.permissions import Gate
 
 LOGO_TYPES = {".png", ".jpg", ".jpeg"}
 CLINICIAN_HEADERS = ["Name", "Credentials", "NPI"]
@@ -27,8 +34,10 @@ def current_values(services: Services) -> tuple:
 def build(services: Services) -> tuple[list, Callable[[], tuple]]:
     """Build the tab; returns its fields and a loader that refills them from the saved profile."""
     p = services.profile
+    gate = Gate(services)
     gr.Markdown("**Practice profile.** Letters and exported documents use these details. "
                 "They stay on this computer.")
+    note = gate.notice("profile-permission")
     with gr.Row():
         name = gr.Textbox(label="Practice name", value=p.name, elem_id="profile-name")
         phone = gr.Textbox(label="Phone", value=p.phone, elem_id="profile-phone")
@@ -50,8 +59,11 @@ def build(services: Services) -> tuple[list, Callable[[], tuple]]:
     logo = gr.File(label="Logo for exported letters (optional, PNG or JPEG)", file_types=list(LOGO_TYPES), elem_id="profile-logo")
     save = gr.Button("Save practice profile", variant="primary", elem_id="profile-save")
     saved = gr.Markdown(elem_id="profile-saved")
+    fields = [name, phone, fax, address, npi, tax_id, clinicians, signature]
+    gate.lock_for_staff(Action.EDIT_PROFILE, note, [*fields, logo, save])
 
-    def do_save(name_v, phone_v, fax_v, address_v, npi_v, tax_v, rows, signature_v, logo_file):
+    def do_save(name_v, phone_v, fax_v, address_v, npi_v, tax_v, rows, signature_v, logo_file, request: gr.Request):
+        gate.check(request, Action.EDIT_PROFILE)
         people = []
         for row in (rows.values.tolist() if hasattr(rows, "values") else rows or []):
             cells = [str(c or "").strip() for c in list(row)[:3]] + [""] * 3
@@ -79,10 +91,14 @@ def build(services: Services) -> tuple[list, Callable[[], tuple]]:
         except AssistantError as exc:
             raise to_user_error(exc) from None
         services.profile = profile
+        if services.audit:
+            try:
+                stored = profile_file(services.config.paths.root).read_text(encoding="utf-8")
+            except OSError:
+                stored = profile.model_dump_json()
+            services.audit.record("settings_changed", user=user_of(request), preset="profile", output=stored,
+                                  detail="practice profile saved")
         return "Saved. New letters and exports use these details."
 
-    save.click(
-        do_save, [name, phone, fax, address, npi, tax_id, clinicians, signature, logo], saved,
-        api_visibility="private",
-    )
-    return [name, phone, fax, address, npi, tax_id, clinicians, signature], lambda: current_values(services)
+    save.click(do_save, [*fields, logo], saved, api_visibility="private")
+    return fields, lambda: current_values(services)

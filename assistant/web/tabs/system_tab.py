@@ -3,7 +3,9 @@
 Thin adapters over ``assistant.ops.doctor``, ``assistant.engine.models`` and
 ``services.switch_model``. Switching runs in the shared model queue (it waits
 for the draft being written), shows a progress bar while the model loads, and
-never restarts the app.
+never restarts the app. With staff sign-in on, only admins switch or add
+models (``roles.Action.MANAGE_MODELS``, checked on the server); each change is
+audited (``settings_changed``, the model's name).
 """
 
 from __future__ import annotations
@@ -18,11 +20,11 @@ from typing import Any
 import gradio as gr
 
 from assistant.app.services import Services, switch_model
-from assistant.engine import models
+from assistant.engine import models, stages
 from assistant.ops import doctor
-from assistant.web.common import MODEL_QUEUE, to_user_error
-
-STAGES = [0.0, 0.02, 0.08, 0.15, 0.8, 0.85, 1.0]  # the fractions hf.TransformersBackend.load reports
+from assistant.security.roles import Action
+from assistant.web.common import MODEL_QUEUE, to_user_error, user_of
+from assistant.web.permissions import Gate
 
 
 def check_computer(services: Services) -> str:
@@ -67,7 +69,7 @@ def add_model(services: Services, folder: str, copy: bool) -> str:
 
 def _shown(fraction: float, since: float) -> float:
     """Creep toward the next stage while a long stage (reading weights) runs, so the bar moves."""
-    following = next((s for s in STAGES if s > fraction), 1.0)
+    following = stages.span(stages.at(fraction).name)[1]
     return fraction + (following - fraction) * 0.9 * (1 - math.exp(-(time.monotonic() - since) / 20))
 
 
@@ -98,13 +100,20 @@ def run_switch(services: Services, name: str, report: Callable[[float, str], Non
     return current_model(services)
 
 
+def _audit(services: Services, request: gr.Request | None, model: str, detail: str) -> None:
+    if services.audit:
+        services.audit.record("settings_changed", user=user_of(request), model=model, detail=detail)
+
+
 def build(services: Services) -> None:
+    gate = Gate(services)
     gr.Markdown("**This computer.** What it has, and which model size it can run.")
     check = gr.Button("Check this computer", elem_id="system-check")
     report = gr.Markdown(elem_id="system-report")
 
     gr.Markdown("**Model.** Switching takes from a few seconds to a few minutes; drafts wait meanwhile.")
     in_use = gr.Markdown(current_model(services), elem_id="system-model")
+    note = gate.notice("system-permission")
     choices = model_choices(services)
     active = models.active_name(services.config)
     with gr.Row():
@@ -119,6 +128,7 @@ def build(services: Services) -> None:
         copy = gr.Checkbox(label="Copy it into the assistant's data folder", value=False, elem_id="system-add-copy")
         add = gr.Button("Add model", elem_id="system-add")
         added = gr.Markdown(elem_id="system-added")
+    gate.lock_for_staff(Action.MANAGE_MODELS, note, [choice, switch, folder, copy, add])
 
     def do_check():
         try:
@@ -126,17 +136,21 @@ def build(services: Services) -> None:
         except Exception as exc:  # noqa: BLE001 - the edge
             raise to_user_error(exc) from None
 
-    def do_switch(name: str, progress=gr.Progress()):  # noqa: B008 - gradio's progress injection
+    def do_switch(name: str, request: gr.Request, progress=gr.Progress()):  # noqa: B008 - gradio's progress injection
+        gate.check(request, Action.MANAGE_MODELS)
         if not name:
             raise gr.Error("Choose a model first.", print_exception=False)
         try:
             text = run_switch(services, name, lambda fraction, words: progress(fraction, desc=words))
         except Exception as exc:  # noqa: BLE001 - the edge
             raise to_user_error(exc) from None
+        _audit(services, request, services.model.name, "model switched")
         return text, gr.update(choices=model_choices(services), value=models.active_name(services.config))
 
-    def do_add(path: str, copy_it: bool):
+    def do_add(path: str, copy_it: bool, request: gr.Request):
+        gate.check(request, Action.MANAGE_MODELS)
         text = add_model(services, path, copy_it)
+        _audit(services, request, "", "model added")
         return text, gr.update(choices=model_choices(services))
 
     check.click(do_check, None, report, api_visibility="private")

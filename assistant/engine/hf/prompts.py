@@ -1,0 +1,84 @@
+"""Prompt rendering: the model's own chat template, and when a template refuses or drops the
+system message (Gemma 2 has no system role; Phi-3 as first released drops it), the system text
+folded into the first user turn, repeated roles merged. Token ids are rendered once per request.
+
+``ChatPrompts`` is a part of ``TransformersBackend``: it uses ``tokenizer`` (None once closed),
+``_prompts`` and ``_prompts_lock``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from assistant.core.messages import Message
+from assistant.errors import GenerationError, ModelBusy, where_failed
+
+log = logging.getLogger(__name__)
+
+CLOSED = "The model is being changed. Try again in a minute."
+
+
+class ChatPrompts:
+    """Rendering and counting prompts (mixed into ``TransformersBackend``)."""
+
+    def _template(self, messages: list[Message]) -> Any:
+        chat = [{"role": m.role, "content": m.content} for m in messages]
+        systems = [m.content.strip() for m in messages if m.role == "system" and m.content.strip()]
+        try:
+            text = self._render(chat)
+            if all(s in text for s in systems):
+                return self._encode(text)
+            log.info("chat template dropped the system message; folding it into the first user turn")
+        except Exception:  # noqa: BLE001 - e.g. Gemma 2's template has no system role
+            pass
+        # Fold the system prompt into the first user turn and merge repeated roles.
+        folded: list[dict[str, str]] = []
+        system = "\n\n".join(t["content"] for t in chat if t["role"] == "system")
+        for turn in (t for t in chat if t["role"] != "system"):
+            if folded and folded[-1]["role"] == turn["role"]:
+                folded[-1] = {"role": turn["role"], "content": folded[-1]["content"] + "\n\n" + turn["content"]}
+            else:
+                folded.append(dict(turn))
+        if system:
+            if folded and folded[0]["role"] == "user":
+                folded[0] = {"role": "user", "content": f"{system}\n\n{folded[0]['content']}"}
+            else:
+                folded.insert(0, {"role": "user", "content": system})
+        try:
+            return self._encode(self._render(folded))
+        except Exception as exc:  # noqa: BLE001 - the model's own template refused the conversation
+            log.error("chat template refused the conversation: %s", where_failed(exc))
+            raise GenerationError(
+                "This model could not read the conversation in this form. Press Clear and try again."
+            ) from None
+
+    def _render(self, chat: list[dict[str, str]]) -> str:
+        return self.tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
+
+    def _encode(self, text: str) -> Any:
+        # The template already holds the special tokens (BOS and turn markers).
+        return self.tokenizer(text, add_special_tokens=False, return_tensors="pt")
+
+    def _pad_id(self) -> int | None:
+        pad = self.tokenizer.pad_token_id
+        return pad if pad is not None else self.tokenizer.eos_token_id
+
+    def count_tokens(self, messages: list[Message]) -> int:
+        return len(self._prompt_ids(messages))
+
+    def _prompt_ids(self, messages: list[Message]) -> list[int]:
+        """The prompt's token ids, rendered once per request (the engine counts, then generates)."""
+        if self.tokenizer is None:  # closed
+            raise ModelBusy(CLOSED)
+        key = tuple(messages)
+        with self._prompts_lock:
+            ids = self._prompts.get(key)
+            if ids is not None:
+                self._prompts.move_to_end(key)
+                return ids
+        ids = self._template(messages)["input_ids"][0].tolist()
+        with self._prompts_lock:
+            self._prompts[key] = ids
+            while len(self._prompts) > 16:
+                self._prompts.popitem(last=False)
+        return ids
