@@ -27,8 +27,7 @@ def assistant_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture(scope="session")
 def demo_model_dir() -> Path:
     """The real demo model, converted from its GGUF once and kept between runs."""
-    from assistant.engine import demo_model
-    from assistant.engine import hf
+    from assistant.engine import demo_model, hf
 
     folder = CACHE / "demo-smollm2-135m-instruct"
     if not demo_model.is_converted(folder):

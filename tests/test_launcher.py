@@ -66,14 +66,16 @@ def test_startup_progress_moves_and_ends():
 class Launched:
     """``serve.launch`` in a thread (as ``assistant serve --no-browser``), its lines collected."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, loader) -> None:  # noqa: ANN001 - a ModelLoader
+        self.loader = loader
         self.lines: list[str] = []
         self.code: int | None = None
         self.thread = threading.Thread(target=self._run, args=(config,), daemon=True)
         self.thread.start()
 
     def _run(self, config: Config) -> None:
-        self.code = serve.launch(config, model=None, port=0, open_browser=False, say=self.lines.append)
+        self.code = serve.launch(config, model=None, port=0, open_browser=False, say=self.lines.append,
+                                 loader=self.loader)
 
     def wait_for(self, prefix: str, timeout: float = 60) -> str:
         deadline = time.monotonic() + timeout
@@ -86,7 +88,8 @@ class Launched:
 
 
 @pytest.fixture
-def slow_fake_model(monkeypatch: pytest.MonkeyPatch):
+def slow_fake_model():
+    """A model loader that waits for the test's go: ``gate.loader`` is passed to the launcher."""
     gate = threading.Event()
 
     def load_model(config, path, progress=print, stage=None):
@@ -94,13 +97,13 @@ def slow_fake_model(monkeypatch: pytest.MonkeyPatch):
         gate.wait(30)
         return FakeBackend(reply=lambda messages: "Subjective: reported. " + "more " * 2000, delay=0.01)
 
-    monkeypatch.setattr("assistant.app.services.load_model", load_model)
+    gate.loader = load_model
     return gate
 
 
 def test_serve_answers_at_once_then_loads_then_quits(slow_fake_model: threading.Event, capfd: pytest.CaptureFixture):
     config = Config.load()
-    run = Launched(config)
+    run = Launched(config, slow_fake_model.loader)
     url = run.wait_for("URL: ").split(" ", 1)[1]
     port, token = int(url.split(":")[2].split("/")[0]), url.split("token=")[1]
     auth = {"Authorization": f"Bearer {token}"}
@@ -154,7 +157,7 @@ def test_serve_answers_at_once_then_loads_then_quits(slow_fake_model: threading.
 
 
 def test_quit_while_the_model_loads_stops_cleanly(slow_fake_model: threading.Event):
-    run = Launched(Config.load())
+    run = Launched(Config.load(), slow_fake_model.loader)
     url = run.wait_for("URL: ").split(" ", 1)[1]
     base, token = url.split("/?")[0], url.split("token=")[1]
     assert httpx.post(base + "/quit", headers={"Authorization": f"Bearer {token}"}).status_code == 200
@@ -164,12 +167,11 @@ def test_quit_while_the_model_loads_stops_cleanly(slow_fake_model: threading.Eve
     assert not any(line.startswith("Problem") for line in run.lines)
 
 
-def test_a_model_that_fails_to_load_is_reported_and_the_server_stops(monkeypatch: pytest.MonkeyPatch):
+def test_a_model_that_fails_to_load_is_reported_and_the_server_stops():
     def load_model(config, path, progress=print, stage=None):
         raise ModelNotFound("No model was found at /nowhere. Put a model folder there.")
 
-    monkeypatch.setattr("assistant.app.services.load_model", load_model)
-    run = Launched(Config.load())
+    run = Launched(Config.load(), load_model)
     run.thread.join(60)
     assert run.code == 2
     assert "Problem: No model was found at /nowhere. Put a model folder there." in run.lines

@@ -19,8 +19,7 @@ from tiny_models import build_tiny_model
 from assistant.app.services import build_services, load_model, quantized_dir
 from assistant.cli import main
 from assistant.core.messages import GenerationSettings, Message
-from assistant.engine import models
-from assistant.engine import hf
+from assistant.engine import hf, models
 from assistant.engine.engine import Engine
 from assistant.engine.fake import FakeBackend
 from assistant.errors import ModelBusy, ModelLoadError, ModelNotFound

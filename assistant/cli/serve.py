@@ -18,6 +18,7 @@ from typing import Any
 
 from assistant.app.instance import Instance, InstanceLock, find_running, remove_record, write_record
 from assistant.app.process import empty_temp
+from assistant.app.services import ModelLoader
 from assistant.app.startup import READY_LINE, Startup, stage_mapper
 from assistant.cli.output import say
 from assistant.errors import AssistantError
@@ -39,7 +40,8 @@ def run(config: Config, args: argparse.Namespace) -> int:
     return launch(config, model=args.model, port=port, open_browser=not args.no_browser, say=say)
 
 
-def launch(config: Config, *, model: str | None, port: int, open_browser: bool, say: Callable[[str], None]) -> int:
+def launch(config: Config, *, model: str | None, port: int, open_browser: bool, say: Callable[[str], None],
+           loader: ModelLoader | None = None) -> int:
     """Serve the assistant: the page first, the model behind it. Returns the exit code."""
     root = config.paths.root
     lock = InstanceLock(root)
@@ -47,7 +49,7 @@ def launch(config: Config, *, model: str | None, port: int, open_browser: bool, 
         return _open_running(root, open_browser, say)
     try:
         empty_temp(config.paths.tmp)
-        return _serve(config, model=model, port=port, open_browser=open_browser, say=say)
+        return _serve(config, model=model, port=port, open_browser=open_browser, say=say, loader=loader)
     finally:
         remove_record(root)
         lock.release()
@@ -69,7 +71,8 @@ def _open_running(root: Path, open_browser: bool, say: Callable[[str], None]) ->
     return 0
 
 
-def _serve(config: Config, *, model: str | None, port: int, open_browser: bool, say: Callable[[str], None]) -> int:
+def _serve(config: Config, *, model: str | None, port: int, open_browser: bool, say: Callable[[str], None],
+           loader: ModelLoader | None) -> int:
     from assistant.security import privacy
     from assistant.security.accounts import AccountStore
     from assistant.security.audit import AuditLog
@@ -92,7 +95,7 @@ def _serve(config: Config, *, model: str | None, port: int, open_browser: bool, 
     def prepare(port_: int, files_dir: Path | None, with_accounts: bool) -> None:
         try:
             prepared = _prepare(config, model, startup, port_, files_dir, with_accounts, audit, say,
-                                stopping=lambda: staged.stopping)
+                                stopping=lambda: staged.stopping, loader=loader)
             if prepared is None or staged.stopping:
                 return  # quit while the model was loading
             app, services = prepared
@@ -138,7 +141,7 @@ def _serve(config: Config, *, model: str | None, port: int, open_browser: bool, 
 
 def _prepare(config: Config, model: str | None, startup: Startup, port: int, files_dir: Path | None,
              with_accounts: bool, audit: Any, say: Callable[[str], None],
-             stopping: Callable[[], bool]) -> tuple[Any, Any] | None:
+             stopping: Callable[[], bool], loader: ModelLoader | None = None) -> tuple[Any, Any] | None:
     """Load the model, build the services and the pages (imports gradio), mount them. In a thread.
     None if the server was told to stop meanwhile."""
     from assistant.app.services import build_services, load_model
@@ -151,11 +154,11 @@ def _prepare(config: Config, model: str | None, startup: Startup, port: int, fil
     else:
         startup.stage(0.03, "Loading the model", 0.1)
         load_from = 0.05
-    backend = load_model(config, path, progress=say, stage=stage_mapper(startup, load_from, 0.8))
+    backend = (loader or load_model)(config, path, progress=say, stage=stage_mapper(startup, load_from, 0.8))
     if stopping():
         return None
     startup.stage(0.8, "Preparing the pages", 0.97)
-    services = build_services(config, backend, audit=audit)
+    services = build_services(config, backend, audit=audit, loader=loader, model_path=path)
     from assistant.web.app import build_app
     from assistant.web.server import gradio_app
 

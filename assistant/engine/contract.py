@@ -11,6 +11,10 @@ also has ``run_batch(jobs, more)``, which writes several answers in one pass
 (``BatchingBackend``). The engine uses it when present and otherwise calls
 ``stream`` once per request, in turn.
 
+What every caller of the engine sees is here too: ``Waiting`` (the marker a
+waiting request yields), ``NoModel`` (the stand-in when no model is loaded) and
+``fit_window`` (an answer's room in the model's reading window).
+
 Watching for a stuck model is the engine's job, once for every backend: an
 answer with no new text for ``STALL_LIMIT_S`` seconds (counted from when it
 started, never from when it joined the line) is stopped and its caller told in
@@ -22,12 +26,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from assistant.core.messages import GenerationSettings, Message
+from assistant.errors import InputTooLong, ModelNotFound
 
 STALL_LIMIT_S = 300.0  # no new text for this long while an answer runs: the model is stuck
+MIN_ANSWER_TOKENS = 128  # a draft needs at least this much room to be useful
+WORDS_PER_TOKEN = 0.75
 
 
 @dataclass(frozen=True)
@@ -86,3 +93,48 @@ class BatchingBackend(Backend, Protocol):
 def can_batch(backend: object) -> bool:
     """True when ``backend`` writes several answers in one pass (see ``BatchingBackend``)."""
     return int(getattr(backend, "max_batch", 1) or 1) > 1 and callable(getattr(backend, "run_batch", None))
+
+
+def fit_window(backend: Backend, messages: list[Message], settings: GenerationSettings) -> GenerationSettings:
+    """Settings whose answer length fits ``backend``'s reading window, or ``InputTooLong`` in plain words."""
+    window = backend.info.context_window
+    prompt = backend.count_tokens(messages)
+    room = window - prompt
+    if room < MIN_ANSWER_TOKENS:
+        over = prompt + MIN_ANSWER_TOKENS - window
+        raise InputTooLong(
+            f"This is too long for the model to read at once: it can take about "
+            f"{int(window * WORDS_PER_TOKEN):,} words, including its answer, and this is about "
+            f"{int(over * WORDS_PER_TOKEN) + 1:,} words over. Shorten the text, or for a chat "
+            "press Clear to start a new conversation."
+        )
+    if room < settings.max_new_tokens:
+        settings = replace(settings, max_new_tokens=room)
+    return settings
+
+
+class Waiting(str):
+    """A marker the engine yields (only to callers that ask) while a request waits: ``position`` 1 is next.
+
+    It is an empty string, so code that joins the pieces is unaffected."""
+
+    position: int
+
+    def __new__(cls, position: int) -> Waiting:
+        marker = super().__new__(cls, "")
+        marker.position = position
+        return marker
+
+
+class NoModel:
+    """Stands in while a model is being changed, or after a switch left no model loaded."""
+
+    def __init__(self, message: str, name: str = "(none)") -> None:
+        self.message = message
+        self.info = ModelInfo(name=name, device="-", precision="-", context_window=0)
+
+    def count_tokens(self, messages: list[Message]) -> int:
+        raise ModelNotFound(self.message)
+
+    def stream(self, messages: list[Message], settings: GenerationSettings, stop: threading.Event) -> Iterator[str]:
+        raise ModelNotFound(self.message)

@@ -1,33 +1,19 @@
-"""The engine: one model, a fair line of requests, stoppable.
+"""The engine: one model, a fair line of requests, stoppable, changeable. Logs ids, sizes, timings, never text.
 
-Every model-using request in every tab goes through ``Engine.stream``. It
-checks that the prompt fits the model's reading window (refusing with a clear
-message instead of cutting text silently), then joins one first-come,
-first-served line. A single worker thread takes requests from the line and
-hands them to the model: one at a time, or, when the backend can batch
-(``can_batch``), several together, with later arrivals joining the running
-batch between tokens. Each request's text streams back to its own caller.
-``position(session)`` says where a waiting request stands in the line, and a
-caller that asks for it (``positions=True``) gets ``Waiting`` markers while
-it waits. Each request has its own stop event; ``stop(session)`` sets those of
-that person's requests, so the Stop button really stops the model, for that
-person only. (One person may have several requests at once, say a note and a
-chat, or a script's jobs; none replaces another.)
+Every model-using request goes through ``Engine.stream``: it checks the prompt fits the model's
+reading window (refusing in plain words, never cutting text), then joins one first-come line. A
+worker thread hands requests to the model, one at a time or, when the backend can batch, several
+together (later arrivals join between tokens); each caller reads its own answer, and ``Waiting``
+markers (``positions=True``) or ``position(session)`` tell its place in line. ``stop(session)``
+stops that person's requests only. The worker survives anything a backend raises (that request gets
+a plain ``GenerationError``). The one stall watchdog is the reader's: ``STALL_LIMIT_S`` from the
+answer's start, on the injected ``clock``. The UI asks the engine (``model``, ``count_tokens``,
+``position``), never the backend behind it.
 
-``Engine.switch`` changes the model without restarting the app: it refuses new
-requests, stops the running answers and waits a bounded time for them to end
-(refusing the switch, in plain words, if one is still open), closes and drops
-the old model, then loads the new one (one model in memory at a time). If the
-new one fails to load, the previous one is loaded again from its loader; if
-that fails too, the engine holds a ``NoModel`` that says what to do.
-
-The worker survives anything a backend raises: the request it was writing gets
-a plain ``GenerationError``, the next ones are served. The one stall watchdog
-is here (``STALL_LIMIT_S``, see the contract); the clock is injected, so tests
-move time instead of waiting. The UI asks the engine (``model``,
-``count_tokens``, ``position``), never the backend behind it.
-
-It logs ids, sizes and timings, never text.
+``switch`` changes the model without a restart: it refuses new requests, stops the running answers,
+waits a bounded time for them to end (else refuses, in plain words), closes and drops the old model,
+then loads the new one: one model in memory at a time. If that fails, the previous model is loaded
+again from its loader, else a ``NoModel`` says what to do.
 """
 
 from __future__ import annotations
@@ -36,6 +22,7 @@ import collections
 import gc
 import logging
 import queue
+import secrets
 import threading
 import time
 import uuid
@@ -43,43 +30,19 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
 from assistant.core.messages import GenerationSettings, Message
-from assistant.engine.contract import STALL_LIMIT_S, Backend, ModelInfo, can_batch
-from assistant.errors import (
-    AssistantError,
-    GenerationError,
-    InputTooLong,
-    ModelBusy,
-    ModelLoadError,
-    ModelNotFound,
-    where_failed,
-)
+from assistant.engine.contract import STALL_LIMIT_S, Backend, ModelInfo, NoModel, Waiting, can_batch, fit_window
+from assistant.errors import AssistantError, GenerationError, ModelBusy, ModelLoadError, where_failed
 
 log = logging.getLogger(__name__)
 
-MIN_ANSWER_TOKENS = 128  # a draft needs at least this much room to be useful
-WORDS_PER_TOKEN = 0.75
 POLL_S = 0.2  # how often a waiting caller looks at its stop event and its place in line
 STOP_GRACE_S = 10.0  # a stopped answer's caller waits this long at most for the model to let go
 SWITCH_WAIT_S = 30.0  # a switch waits this long at most for the stopped answers to end
 NO_MODEL = "No model is loaded. Open the System tab and choose a model."
-UNEXPECTED = ("The model stopped because of an unexpected problem. Try again; if it happens again, "
-              "restart the assistant.")
-__all__ = ["STALL_LIMIT_S", "Engine", "NoModel", "Waiting"]
-
-
-class Waiting(str):
-    """A marker yielded (only to callers that ask) while a request waits: ``position`` 1 is next.
-
-    It is an empty string, so code that joins the pieces is unaffected."""
-
-    position: int
-
-    def __new__(cls, position: int) -> Waiting:
-        marker = super().__new__(cls, "")
-        marker.position = position
-        return marker
-
-
+UNEXPECTED = ("The model stopped because of an unexpected problem (reference {ref}). Try again; your text is still "
+              "here. If it happens again, restart the assistant and tell your vendor the reference.")
+Loader = Callable[[], Backend]  # loads a model (again)
+__all__ = ["STALL_LIMIT_S", "Engine", "NoModel", "Waiting"]  # the last two live in the contract
 _END = object()
 
 
@@ -111,54 +74,33 @@ def _for_the_caller(error: BaseException) -> BaseException:
     """Plain words for the caller, and no traceback that would keep the model's frames alive."""
     if isinstance(error, AssistantError):
         return error.with_traceback(None)
-    log.error("generation failed: %s", where_failed(error))
-    return GenerationError(UNEXPECTED)
-
-
-class NoModel:
-    """Stands in while a model is being changed, or after a switch left no model loaded."""
-
-    def __init__(self, message: str, name: str = "(none)") -> None:
-        self.message = message
-        self.info = ModelInfo(name=name, device="-", precision="-", context_window=0)
-
-    def count_tokens(self, messages: list[Message]) -> int:
-        raise ModelNotFound(self.message)
-
-    def stream(self, messages: list[Message], settings: GenerationSettings, stop: threading.Event) -> Iterator[str]:
-        raise ModelNotFound(self.message)
+    ref = secrets.token_hex(3).upper()
+    log.error("generation failed ref=%s %s", ref, where_failed(error))
+    return GenerationError(UNEXPECTED.format(ref=ref))
 
 
 def _close(backend: Backend) -> None:
-    close = getattr(backend, "close", None)
-    if close is None:
-        return
     try:
-        close()
+        getattr(backend, "close", lambda: None)()
     except Exception as exc:  # noqa: BLE001 - the new model is loaded all the same
         log.error("closing the old model failed: %s", where_failed(exc))
 
 
 def _switch_failed(error: BaseException, restored: bool) -> AssistantError:
     """The load's error in plain words, saying which model is in use now."""
-    if isinstance(error, AssistantError):
-        words = error.message
-    else:
+    ours = isinstance(error, AssistantError)
+    if not ours:
         log.error("model switch failed: %s", where_failed(error))
-        words = "The new model could not be loaded."
-    words += (" The previous model is in use again." if restored
-              else " No model is loaded now: open the System tab and choose a model.")
+    words = (error.message if ours else "The new model could not be loaded.") + (
+        " The previous model is in use again." if restored else " No model is loaded now: open the System tab and choose a model.")
     try:
-        return type(error)(words) if isinstance(error, AssistantError) else ModelLoadError(words)
+        return type(error)(words) if ours else ModelLoadError(words)
     except TypeError:
         return ModelLoadError(words)
 
 
 class Engine:
-    def __init__(
-        self, backend: Backend, *, loader: Callable[[], Backend] | None = None,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, backend: Backend, *, loader: Loader | None = None, clock: Callable[[], float] = time.monotonic):
         """``loader`` loads ``backend``'s model again (after a failed switch); ``clock``: seconds."""
         self.backend = backend
         self._loader = loader
@@ -178,12 +120,10 @@ class Engine:
 
     @property
     def model(self) -> ModelInfo:
-        """What is known about the loaded model (the UI shows it)."""
+        """What is known about the loaded model (the UI shows it), the saved 4-bit copy included."""
         backend = self.backend
-        info = backend.info
-        if getattr(backend, "from_saved_4bit", False) and not info.from_saved_4bit:
-            info = replace(info, from_saved_4bit=True)
-        return info
+        saved = bool(getattr(backend, "from_saved_4bit", False)) or backend.info.from_saved_4bit
+        return replace(backend.info, from_saved_4bit=saved)
 
     def count_tokens(self, messages: list[Message]) -> int:
         """Tokens the model reads for these messages, chat template included."""
@@ -197,18 +137,11 @@ class Engine:
 
     def position(self, session: str) -> int:
         """The place in line (1 = next) of this session's first waiting request, or 0 when none waits."""
-        with self._guard:
-            for index, waiting in enumerate(self._line, start=1):
-                if waiting.session == session:
-                    return index
-        return 0
+        return self._place(lambda waiting: waiting.session == session)
 
-    def _place(self, ticket: _Ticket) -> int:
+    def _place(self, matches: Callable[[_Ticket], bool]) -> int:
         with self._guard:
-            for index, waiting in enumerate(self._line, start=1):
-                if waiting is ticket:
-                    return index
-        return 0
+            return next((index for index, t in enumerate(self._line, start=1) if matches(t)), 0)
 
     @property
     def waiting(self) -> int:
@@ -218,14 +151,8 @@ class Engine:
 
     # -- changing the model -----------------------------------------------------------------------
 
-    def switch(
-        self,
-        load: Callable[[], Backend],
-        *,
-        restore: Callable[[], Backend] | None = None,
-        waiting: Callable[[], None] | None = None,
-        reload: Callable[[], Backend] | None = None,
-    ) -> Backend:
+    def switch(self, load: Loader, *, restore: Loader | None = None, waiting: Callable[[], None] | None = None,
+               reload: Loader | None = None) -> Backend:
         """Swap the model: stop the running answers, free the old model, load the new one.
 
         Refused (``ModelBusy``) when another switch runs, or when an answer is still open
@@ -240,11 +167,11 @@ class Engine:
             with self._guard:
                 self.switching = True
                 running = bool(self._active or self._writing)
+                for ticket in self._active:
+                    ticket.stop.set()
             deadline = self._clock() + SWITCH_WAIT_S
-            if running:
-                self._stop_running()
-                if waiting is not None:
-                    waiting()
+            if running and waiting is not None:
+                waiting()
             with self._guard:
                 while (self._active or self._writing) and self._clock() < deadline:
                     for ticket in self._active:
@@ -266,57 +193,27 @@ class Engine:
                     self._wake_worker()
             self._switch.release()
 
-    def _stop_running(self) -> None:
-        with self._guard:
-            for ticket in self._active:
-                ticket.stop.set()
-
-    def _load(
-        self, load: Callable[[], Backend], restore: Callable[[], Backend] | None, reload: Callable[[], Backend]
-    ) -> Backend:
+    def _load(self, load: Loader, restore: Loader | None, reload: Loader) -> Backend:
         start = time.perf_counter()
         try:
-            backend = load()
+            self.backend, self._loader = load(), reload
         except BaseException as exc:
-            self.backend, self._loader = self._restore(restore)
+            self.backend, self._loader = NoModel(NO_MODEL), None
+            if restore is not None:
+                try:
+                    self.backend, self._loader = restore(), restore
+                    log.info("previous model restored after a failed switch")
+                except Exception as again:  # noqa: BLE001 - reported as "no model", never raised over the first
+                    log.error("previous model could not be restored: %s", where_failed(again))
             if not isinstance(exc, Exception):
                 raise
             raise _switch_failed(exc, self._loader is not None) from None
-        self.backend, self._loader = backend, reload
         log.info("model switched in %.1fs", time.perf_counter() - start)
-        return backend
-
-    @staticmethod
-    def _restore(restore: Callable[[], Backend] | None) -> tuple[Backend, Callable[[], Backend] | None]:
-        if restore is None:
-            return NoModel(NO_MODEL), None
-        try:
-            backend = restore()
-            log.info("previous model restored after a failed switch")
-            return backend, restore
-        except Exception as exc:  # noqa: BLE001 - reported as "no model", never raised over the first error
-            log.error("previous model could not be restored: %s", where_failed(exc))
-            return NoModel(NO_MODEL), None
-
-    # -- requests ---------------------------------------------------------------------------------
+        return self.backend
 
     def fit(self, messages: list[Message], settings: GenerationSettings, backend: Backend | None = None) -> GenerationSettings:
         """Return settings whose answer length fits the window, or refuse the input."""
-        backend = backend or self.backend
-        window = backend.info.context_window
-        prompt = backend.count_tokens(messages)
-        room = window - prompt
-        if room < MIN_ANSWER_TOKENS:
-            over = prompt + MIN_ANSWER_TOKENS - window
-            raise InputTooLong(
-                f"This is too long for the model to read at once: it can take about "
-                f"{int(window * WORDS_PER_TOKEN):,} words, including its answer, and this is about "
-                f"{int(over * WORDS_PER_TOKEN) + 1:,} words over. Shorten the text, or for a chat "
-                "press Clear to start a new conversation."
-            )
-        if room < settings.max_new_tokens:
-            settings = replace(settings, max_new_tokens=room)
-        return settings
+        return fit_window(backend or self.backend, messages, settings)
 
     def stream(
         self, messages: list[Message], settings: GenerationSettings, session: str = "", kind: str = "-",
@@ -332,17 +229,13 @@ class Engine:
         return self._follow(ticket, kind, positions)
 
     def _follow(self, ticket: _Ticket, kind: str, positions: bool) -> Iterator[str]:
-        start = time.perf_counter()
-        waited = 0.0
-        pieces = chars = 0
-        outcome = "error"
+        start, waited, pieces, chars, outcome = time.perf_counter(), 0.0, 0, 0, "error"
         with self._guard:
             self._sessions.setdefault(ticket.session, []).append(ticket)
             self._line.append(ticket)
             self._wake_worker()
         try:
-            shown = -1
-            heard = self._clock()  # the model's last word; its start counts as one
+            shown, heard = -1, self._clock()  # heard: the model's last word; its start counts as one
             while True:
                 try:
                     item = ticket.pieces.get(timeout=POLL_S)
@@ -351,7 +244,7 @@ class Engine:
                         if ticket.stop.is_set() and self._leave_line(ticket):
                             outcome = "stopped-while-waiting"
                             return
-                        place = self._place(ticket)
+                        place = self._place(lambda waiting: waiting is ticket)
                         if positions and place and place != shown:
                             shown = place
                             yield Waiting(place)
@@ -366,8 +259,7 @@ class Engine:
                     break
                 if isinstance(item, BaseException):
                     raise item
-                pieces += 1
-                chars += len(item)
+                pieces, chars = pieces + 1, chars + len(item)
                 yield item
             outcome = "stopped" if ticket.stop.is_set() else "done"
         except GeneratorExit:
@@ -407,10 +299,8 @@ class Engine:
         with self._guard:
             if ticket.started:
                 return False
-            try:
+            if ticket in self._line:
                 self._line.remove(ticket)
-            except ValueError:
-                pass
             self._line_changed.notify_all()
             return True
 
@@ -437,11 +327,10 @@ class Engine:
         for ticket in taken:
             try:
                 ticket.settings = self.fit(ticket.messages, ticket.asked, backend)  # the model may have changed
+                ready.append(ticket)
             except Exception as exc:  # noqa: BLE001 - the caller gets it, in plain words
                 ticket.finish(exc)
-                continue
-            self.generations += 1
-            ready.append(ticket)
+        self.generations += len(ready)
         return ready
 
     def _work(self) -> None:
@@ -472,11 +361,10 @@ class Engine:
                 self._run_batch(backend, running, limit)
             elif running:
                 self._run_one(backend, running[0])
-        except BaseException as exc:  # noqa: BLE001 - every unfinished caller gets it, in plain words
+        except BaseException as exc:  # noqa: BLE001 - every unfinished caller gets it in plain words; the worker goes on
+            error = _for_the_caller(exc)
             for ticket in running:
-                ticket.finish(exc)
-            if not isinstance(exc, Exception):
-                raise
+                ticket.finish(error)
         finally:
             for ticket in running:
                 ticket.finish()
@@ -489,9 +377,7 @@ class Engine:
                 if ticket.stop.is_set():
                     break
         finally:
-            close = getattr(stream, "close", None)
-            if close is not None:
-                close()
+            getattr(stream, "close", lambda: None)()
 
     def _run_batch(self, backend: Backend, running: list[_Ticket], limit: int) -> None:
         """``running`` grows as later arrivals join between tokens."""

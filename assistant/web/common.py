@@ -101,7 +101,7 @@ def model_stream(services: Any, messages: list, preset: Preset, request: gr.Requ
     """The engine's stream for this person, recorded in the audit log (hashes and counts, no text)."""
     stream = services.engine.stream(messages, settings_of(preset), session_of(request), kind=preset.kind,
                                     positions=True)
-    tokens_in = services.engine.backend.count_tokens(messages)
+    tokens_in = services.engine.count_tokens(messages)
     return audited(
         tell_place(stream), services.audit, kind=preset.kind, preset=preset.id, model=services.model.name,
         tokens_in=tokens_in, user=user_of(request),

@@ -43,7 +43,7 @@ def model_choices(services: Services) -> list[tuple[str, str]]:
 def current_model(services: Services) -> str:
     info = services.model
     source = ""
-    if getattr(services.engine.backend, "from_saved_4bit", False):
+    if info.from_saved_4bit:
         source = " from the saved 4-bit copy"
     return (
         f"**In use:** {info.name}{' (demo)' if info.is_demo else ''} on {info.device}, {info.precision}. "
