@@ -7,7 +7,7 @@
 * No import cycle between modules (imports inside functions count too).
 * Only ``engine/hf`` imports torch, transformers or bitsandbytes; only ``web`` imports gradio,
   fastapi, uvicorn or starlette.
-* No module over 400 lines.
+* No module over 400 lines; nothing outside ``engine`` reaches into ``engine.backend``.
 * Importing any module has no side effects: no thread, no file, no logging handler, no
   argument parsing.
 
@@ -201,6 +201,22 @@ def test_importing_any_module_has_no_side_effects(tmp_path):
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
 
 
+def reach_through_problems(package: Path) -> list[str]:
+    """Code outside engine/ that reaches through the engine into its backend (``engine.backend``)."""
+    out = []
+    for name, path in modules_of(package).items():
+        if layer_of(name) == "engine":
+            continue
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if "engine.backend" in line.replace("assistant.engine.backend", "") and not line.lstrip().startswith("#"):
+                out.append(f"{name}:{number}: reaches into engine.backend; ask the Engine instead")
+    return out
+
+
+def test_nothing_outside_the_engine_reaches_into_its_backend():
+    assert reach_through_problems(PACKAGE) == []
+
+
 def test_core_imports_without_gradio_or_torch():
     code = (
         "import sys, assistant.cli, assistant.app.services, assistant.core.documents.notes, "
@@ -239,6 +255,7 @@ def test_the_rules_catch_planted_violations(tmp_path):
         "ops/page.py": "import gradio as gr\n",                                     # gradio outside web
         "loose.py": "from assistant.core import kinds\n",                           # outside the layers
         "web/ui.py": "import gradio\nfrom assistant.app import big\n",              # allowed
+        "web/tab.py": "def f(services):\n    return services.engine.backend.count_tokens([])\n",
         "engine/fake.py": "", "cli/__init__.py": "def main():\n    pass\n",
     })
     layers = layer_problems(package)
@@ -253,3 +270,4 @@ def test_the_rules_catch_planted_violations(tmp_path):
     assert "assistant.ops.page imports ['gradio']: only web may" in libs
     assert not any("engine.hf" in p or "web.ui" in p for p in libs)
     assert size_problems(package) == ["assistant.app.big: 401 lines (at most 400)"]
+    assert reach_through_problems(package) == ["assistant.web.tab:2: reaches into engine.backend; ask the Engine instead"]

@@ -17,14 +17,13 @@ import torch
 from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
 from assistant.core.messages import GenerationSettings, Message
-from assistant.engine.contract import Job
+from assistant.engine.contract import STALL_LIMIT_S, Job
 from assistant.engine.hf.failures import _generation_error
 from assistant.errors import GenerationError
 
 log = logging.getLogger(__name__)
 
 TOKEN_TIMEOUT_S = 0.5  # how often the reader wakes to check on the worker
-STALL_LIMIT_S = 300.0  # no new text for this long: the model is stuck
 
 
 class _StopOnEvent(StoppingCriteria):
