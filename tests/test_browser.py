@@ -275,12 +275,13 @@ def test_settings_profile_is_saved(page, app_url):
 
 
 def test_history_keeps_the_approved_note(page):
-    """The note approved earlier in this session is listed, opens read-only, and is not in the page's storage."""
+    """The notes approved earlier in this session (the example note, then the one approved before its
+    rewrite) are listed; the first opens read-only, and is not in the page's storage."""
     page.get_by_role("tab", name="History").click()
-    sync_api.expect(page.locator("#history-summary")).to_contain_text("1 kept draft")
+    sync_api.expect(page.locator("#history-summary")).to_contain_text("2 kept drafts")
     sync_api.expect(page.locator("#history-table")).to_contain_text("Progress note")
     page.locator("#history-pick input").click()
-    page.get_by_role("option", name=re.compile("Progress note")).first.click()
+    page.get_by_role("option", name=re.compile("Progress note")).last.click()  # newest first: the example note is last
     sync_api.expect(page.locator("#history-text textarea")).to_have_value(re.compile("next session in 14 days"))
     page.screenshot(path=str(SHOTS / "history.png"))
 
