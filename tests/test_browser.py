@@ -134,7 +134,7 @@ def test_progress_note_example_stream_stop_edit(page):
     sync_api.expect(page.locator(".toast-body, [data-testid='toast-body']").first).to_contain_text("I reviewed the flagged items")
     page.locator("#note-reviewed input").check()
     page.click("#note-approve")
-    sync_api.expect(page.locator("#note-approval")).to_contain_text("approved")
+    sync_api.expect(page.locator("#note-approval")).to_contain_text("approved —")  # not "(not approved yet)"
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     page.click("#note-copy")
     sync_api.expect(page.get_by_text("Copied.").first).to_be_visible()

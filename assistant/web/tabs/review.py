@@ -184,12 +184,13 @@ def wire(services: Services, review: Review, output: gr.Textbox, doc_kind: str, 
         gr.Info("Copied. Paste it into your records system.")
 
     # The browser copies within the click (browsers allow it only then), when the page shows the draft
-    # as approved; the server checks the same rule as for downloads and says what happened.
+    # as approved; the server checks the same rule as for downloads and says what happened. A page that
+    # did not show it approved yet (a click racing the approval) copied nothing, so the server hears "".
     status_id = review.status.elem_id
     review.copy.click(
         copied, [output, review.approved], None, **private,
         js="(text, approved) => { const status = document.getElementById('" + str(status_id) + "'); "
-           "if (status && status.innerText.includes('" + APPROVED_MARK + "')) "
+           "if (!(status && status.innerText.includes('" + APPROVED_MARK + "'))) return [text, '']; "
            "navigator.clipboard.writeText((text || '').trim())"
            ".catch(() => window.alert('This browser did not allow copying. Select the text in the draft box and "
            "press Ctrl+C.')); return [text, approved]; }")
