@@ -24,6 +24,7 @@ import argparse
 import datetime as dt
 import hashlib
 import importlib.metadata
+import importlib.util
 import json
 import os
 import re
@@ -183,6 +184,11 @@ def source_key() -> str:
     files += sorted((BUILD / "icons").glob("practice-assistant.*"))
     for file in files:
         digest.update(file.relative_to(ROOT).as_posix().encode() + b"\0" + file.read_bytes() + b"\0")
+    # llama.cpp's libraries: a rebuild with other flags keeps the package's version number.
+    spec = importlib.util.find_spec("llama_cpp")
+    if spec is not None and spec.origin:
+        for library in sorted((Path(spec.origin).parent / "lib").glob("*")):
+            digest.update(library.name.encode() + b"\0" + hashlib.sha256(library.read_bytes()).digest())
     packages = sorted(f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions())
     digest.update("\n".join(packages).encode() + sys.version.encode())
     return digest.hexdigest()[:20]

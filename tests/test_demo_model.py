@@ -17,6 +17,7 @@ import pytest
 from gradio_client import Client
 
 from assistant.core.messages import GenerationSettings, Message
+from assistant.engine import choice
 
 pytestmark = pytest.mark.slow
 
@@ -99,6 +100,8 @@ def test_serve_streams_with_demo_model_and_stop_is_prompt(served, seeded_home: P
     cancelled_at = time.time()
     # The model really stopped: the engine logs the end of the note's generation.
     log_file = seeded_home / "logs" / "assistant.log"
+    if not choice.nvidia_gpus():  # no NVIDIA GPU: the demo runs from its own GGUF file on llama.cpp, unconverted
+        assert "model loaded engine=llama.cpp name=SmolLM2-135M-Instruct.Q4_1" in log_file.read_text()
     ended = None
     while ended is None and time.time() - cancelled_at < 30:
         found = re.search(r"^(\S+ \S+) INFO assistant.engine.engine: generation kind=progress_note outcome=(\w+)",

@@ -46,7 +46,11 @@ def test_doctor_json_on_this_machine_reports_no_gpu_and_recommends_cpu_mode(caps
     assert report["torch"]["cuda_available"] is False
     assert report["verdict"]["mode"] == "cpu"
     assert report["verdict"]["gpu_found"] is False
-    assert report["verdict"]["text"].startswith("No NVIDIA GPU found: the assistant runs on the processor")
+    assert report["verdict"]["text"].startswith("No NVIDIA GPU found: the assistant runs the model on the processor "
+                                                "with llama.cpp")
+    assert report["engine"]["engine"] == "llamacpp" and report["engine"]["setting"] == "auto"
+    assert report["engine"]["words"] == "llama.cpp on the processor, because no NVIDIA GPU was found"
+    assert report["engine"]["llama_cpp"] == "0.3.36"
     assert report["verdict"]["recommended_size"]
     assert report["bitsandbytes"]["cpu"]["usable"] is True  # NF4 works on this processor
     assert report["system"]["ram"]["total_bytes"] > 0 and report["system"]["cpu"]["logical_cores"] >= 1
@@ -58,6 +62,7 @@ def test_doctor_text_is_plain_sentences(capsys, no_new_log_handlers) -> None:
     out = capsys.readouterr().out
     assert out.startswith("No NVIDIA GPU found")
     assert "Recommended model size:" in out and "GPU: none found" in out and "Memory:" in out
+    assert "Engine: llama.cpp on the processor, because no NVIDIA GPU was found" in out
     assert "{" not in out and "Traceback" not in out
 
 
@@ -88,7 +93,22 @@ def test_busy_gpu_is_mentioned() -> None:
     assert "Other programs are using 8.0 GB" in verdict["text"]
 
 
-@pytest.mark.parametrize("ram, size", [(32, "1-3B"), (8, "1-1.5B"), (4, "the demo model (135M)")])
+@pytest.mark.parametrize("ram, size", [(32, "3-8B"), (8, "1-3B"), (4, "the demo model (135M)")])
 def test_cpu_recommendation_follows_memory(ram: float, size: str) -> None:
     verdict = doctor.verdict(report_with([], ram_gb=ram))
     assert verdict["mode"] == "cpu" and verdict["recommended_size"] == size
+
+
+def test_settings_can_force_either_engine(tmp_path, capsys, no_new_log_handlers) -> None:
+    from assistant.store.config import Config
+
+    config = Config.load()
+    config.settings.engine = "transformers"
+    config.settings.save(config.paths)
+    assert main(["doctor", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["engine"]["engine"] == "transformers" and report["engine"]["setting"] == "transformers"
+    assert "because it was chosen in settings.json" in report["engine"]["words"]
+    config.settings.engine = "wrong"
+    config.settings.save(config.paths)
+    assert Config.load().settings.engine == "auto", "an unknown engine in settings.json falls back to auto"

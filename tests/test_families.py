@@ -47,6 +47,7 @@ def test_family_add_load_4bit_chat_and_reload_from_the_4bit_copy(family: str, fa
     spec = FAMILIES[family]
     config = Config.load()
     config.settings.cpu_precision = "4bit"  # what a GPU gets; on this processor only on request
+    config.settings.engine = "transformers"  # the transformers engine, as on a GPU
 
     entry = models.add_model(config, family_dirs[family])
     assert entry.architecture == spec.architecture

@@ -25,6 +25,8 @@ import httpx
 import psutil
 import pytest
 
+from assistant.engine import choice
+
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = [sys.executable, str(ROOT / "build" / "build.py")]
 EXE = "practice-assistant"
@@ -157,7 +159,11 @@ def test_install_start_generate_quit(installer: Path, tmp_path: Path):
         assert stat.S_IMODE(record.stat().st_mode) == 0o600
 
         assert served.ready.wait(300), "the model did not load:\n" + served.output
-        print(f"ready {time.monotonic() - served.started:.1f} s after start (first start converts the demo model)")
+        print(f"ready {time.monotonic() - served.started:.1f} s after start")
+        if not choice.nvidia_gpus():  # the frozen app carries llama.cpp: the demo runs from its bundled GGUF
+            log_text = (data_dir(home) / "logs" / "assistant.log").read_text()
+            assert "model loaded engine=llama.cpp name=SmolLM2-135M-Instruct.Q4_1" in log_text, log_text[-2000:]
+            assert not (data_dir(home) / "models" / "demo-smollm2-135m-instruct").exists(), "no conversion"
         from gradio_client import Client
 
         client = Client(f"http://127.0.0.1:{served.port}/", headers={"Authorization": f"Bearer {served.token}"},

@@ -187,6 +187,7 @@ def test_estimate_counts_linear_layers_at_4_bits(base_model: Path) -> None:
 def test_quantize_once_saves_in_the_data_folder_and_reloads_from_it(model_copy: Path) -> None:
     config = Config.load()
     config.settings.cpu_precision = "4bit"
+    config.settings.engine = "transformers"  # the transformers engine, as on a GPU
     before = snapshot(model_copy)
     first = load_model(config, str(model_copy))
     assert first.from_saved_4bit is False
@@ -235,6 +236,7 @@ def test_out_of_memory_midway_through_the_real_server_keeps_it_serving(base_mode
 
     config = Config.load()
     config.settings.cpu_precision = "bf16"
+    config.settings.engine = "transformers"  # the transformers engine, as on a GPU
     backend = load_model(config, str(base_model))
     backend.model.generation_config.eos_token_id = None
     services = build_services(config, backend)
@@ -321,6 +323,7 @@ def test_system_tab_switches_real_models_with_progress_and_survives_a_failure(
 ) -> None:
     config = Config.load()
     config.settings.cpu_precision = "4bit"
+    config.settings.engine = "transformers"  # the transformers engine, as on a GPU
     other = build_tiny_model(tmp_path / "Tiny-Qwen-2.5", "qwen2.5")
     first = models.add_model(config, base_model)
     second = models.add_model(config, other)
@@ -333,7 +336,8 @@ def test_system_tab_switches_real_models_with_progress_and_survives_a_failure(
     assert old.model is None  # the old model was freed
     assert reports[-1] == (1.0, "Ready") and all(0 <= f <= 1 for f, _ in reports)
     assert Config.load().settings.model_path == second.path
-    assert [c for _, c in system_tab.model_choices(services)] == [first.name, second.name]
+    # the demo model is listed first whenever its GGUF is here (llama.cpp runs it without a conversion)
+    assert [c for _, c in system_tab.model_choices(services)] == ["demo", first.name, second.name]
 
     original = hf.AutoModelForCausalLM.from_pretrained
 

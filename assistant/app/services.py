@@ -1,7 +1,8 @@
 """Build the app's services once, in ``main()``: config, presets, model, engine.
 
-Nothing here runs at import time. The real backend is imported lazily so the
-core stays importable (and testable) without torch. How a model is loaded is a
+Nothing here runs at import time. The real backends are imported lazily so the
+core stays importable (and testable) without torch or llama.cpp. Which one loads
+is ``engine.choice``'s decision (settings.json ``engine``). How a model is loaded is a
 seam: ``ModelLoader`` (``load_model`` is the real one); tests pass a fake one to
 ``build_services`` instead of monkeypatching. The UI asks ``Services.engine``
 (``model``, ``count_tokens``, ``position``), never the backend behind it.
@@ -11,12 +12,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from assistant.core.presets import PresetLibrary
 from assistant.core.profile import PracticeProfile
-from assistant.engine import demo_model
+from assistant.engine import choice, demo_model, stages
 from assistant.engine.contract import Backend, ModelInfo
 from assistant.engine.engine import Engine
 from assistant.security import privacy
@@ -70,11 +71,66 @@ def load_model(
     progress: Callable[[str], None] = print,
     stage: Callable[[float, str], None] | None = None,
 ) -> Backend:
-    """Load the model folder at ``path``, or the built-in demo model when ``path`` is None."""
+    """Load the model at ``path`` (a folder or a .gguf file), or the built-in demo model when None,
+    on the engine ``choice.choose`` picks (transformers on a usable NVIDIA GPU, else llama.cpp)."""
+    picked = choice.choose(config.settings.engine)
+    log.info("engine: %s (setting %s)", picked.engine, config.settings.engine)
+    if picked.engine == choice.LLAMACPP:
+        backend = _load_llamacpp(config, path, progress, stage)
+    else:
+        backend = _load_transformers(config, path, progress, stage)
+    backend.info = replace(backend.info, engine=picked.words)
+    return backend
+
+
+def gguf_dir(config: Config) -> Path:
+    """Where safetensors folders are converted to GGUF once, for llama.cpp (never the model folder)."""
+    return config.paths.root / "cache" / "gguf"
+
+
+def _load_llamacpp(config: Config, path: str | None, progress: Callable[[str], None],
+                   stage: Callable[[float, str], None] | None) -> Backend:
+    from assistant.engine.llamacpp.backend import LlamaCppBackend  # llama_cpp, imported on demand
+
+    if not path:
+        progress("Loading the demo model ...")
+        return LlamaCppBackend.load(demo_model.find_demo_gguf(), is_demo=True, stage=stage)
+    source = Path(path).expanduser()
+    if source.is_dir() and not (source / "config.json").is_file():
+        files = sorted(source.glob("*.gguf"))  # a folder holding one GGUF file (a vendor build may)
+        if len(files) == 1:
+            source = files[0]
+    if source.is_dir():
+        from assistant.engine.llamacpp.convert import convert_folder
+        from assistant.engine.models import check_folder
+
+        stages.tell(stage, "check")
+        check_folder(source)
+
+        def converting(fraction: float, words: str) -> None:
+            low, high = stages.span("convert")
+            if stage is not None:
+                stage(low + (high - low) * min(max(fraction, 0.0), 1.0), stages.StageWords(words, stages.get("convert")))
+
+        progress(f"Preparing {source.name} for this computer (first time only, a few minutes) ...")
+        source = convert_folder(source, gguf_dir(config), converting)
+    progress(f"Loading the model from {source} ...")
+    return LlamaCppBackend.load(source, stage=stage)
+
+
+def _load_transformers(config: Config, path: str | None, progress: Callable[[str], None],
+                       stage: Callable[[float, str], None] | None) -> Backend:
     from assistant.engine import hf  # the only torch importer, imported on demand
 
     precision = config.settings.cpu_precision
     cache = quantized_dir(config)
+    if path and Path(path).suffix.lower() == ".gguf":
+        source = Path(path).expanduser()
+        folder = config.paths.root / "cache" / "from-gguf" / source.stem
+        if not demo_model.is_converted(folder):
+            progress(f"Preparing {source.name} for transformers (first time only) ...")
+            hf.convert_gguf(source, folder)
+        path = str(folder)
     if path:
         progress(f"Loading the model from {path} ...")
         return hf.TransformersBackend.load(Path(path).expanduser(), cpu_precision=precision, cache_dir=cache, stage=stage)

@@ -2,9 +2,10 @@
 
 A backend knows nothing about notes, letters or the UI. It receives a list of
 ``Message`` and ``GenerationSettings`` and yields text pieces until it is done
-or ``stop`` is set. Implementations: ``hf.TransformersBackend`` (the real one,
-the only module that imports torch) and ``fake.FakeBackend`` (for tests and
-for trying the UI without a model).
+or ``stop`` is set. Implementations: ``hf.TransformersBackend`` (transformers,
+4-bit on an NVIDIA GPU; the only package that imports torch), ``llamacpp.backend.
+LlamaCppBackend`` (a GGUF file on llama.cpp, on the processor) and
+``fake.FakeBackend`` (for tests and for trying the UI without a model).
 
 Optional, for serving several people at once: a backend with ``max_batch`` > 1
 also has ``run_batch(jobs, more)``, which writes several answers in one pass
@@ -48,6 +49,7 @@ class ModelInfo:
     is_demo: bool = False
     load_seconds: float = 0.0
     from_saved_4bit: bool = False  # read from the saved 4-bit copy instead of quantized on load
+    engine: str = ""  # "llama.cpp on the processor, because no NVIDIA GPU was found" (``choice.Choice.words``)
 
 
 class Backend(Protocol):

@@ -33,6 +33,7 @@ class Stage:
 STAGES: tuple[Stage, ...] = (
     Stage("start", "Starting", 0.0),
     Stage("check", "Checking the model files", 0.02),
+    Stage("convert", "Converting the model for this computer (first time only, a few minutes)", 0.03),
     Stage("tokenizer", "Reading the tokenizer", 0.08),
     Stage("weights", "Loading the model", 0.15),  # by far the longest
     Stage("tune", "Testing what runs fastest on this processor", 0.8),

@@ -31,10 +31,12 @@ GPU_TIERS = [
     (4.5, "3-4B", "Phi-3 mini, Llama 3.2 3B Instruct, Qwen 2.5 3B, Gemma 3 4B"),
     (2.5, "1-3B", "Llama 3.2 1B or 3B Instruct, Qwen 2.5 1.5B, Gemma 3 1B"),
 ]
-# (RAM in GB at least, model size, examples) on the processor: speed, not memory, is the limit.
+# (RAM in GB at least, model size, examples) on the processor, as Q4_K_M GGUF files on llama.cpp:
+# memory bandwidth is the limit (an 8B model reads about 4.9 GB a token: 5-10 tokens a second).
 CPU_TIERS = [
-    (16.0, "1-3B", "Llama 3.2 1B or 3B Instruct, Qwen 2.5 1.5B, Gemma 3 1B"),
-    (8.0, "1-1.5B", "Llama 3.2 1B Instruct, Qwen 2.5 1.5B, Gemma 3 1B"),
+    (16.0, "3-8B", "Llama 3.1 8B Instruct or Qwen 2.5 7B as Q4_K_M GGUF (about 5-10 words a second), "
+                   "Llama 3.2 3B Instruct for speed"),
+    (8.0, "1-3B", "Llama 3.2 3B Instruct, Qwen 2.5 3B or Phi-3 mini as Q4_K_M GGUF"),
     (0.0, "the demo model (135M)", "the built-in demo model"),
 ]
 
@@ -79,8 +81,8 @@ def verdict(report: dict[str, Any]) -> dict[str, Any]:
     cpu_only = {"mode": "cpu", "gpu_found": bool(gpus), "recommended_size": cpu_size, "examples": cpu_examples}
     if not gpus:
         return {**cpu_only, "text": (
-            "No NVIDIA GPU found: the assistant runs on the processor, more slowly; only small models are "
-            f"practical. With {ram_gb:.0f} GB of memory, choose {cpu_size} ({cpu_examples})."
+            "No NVIDIA GPU found: the assistant runs the model on the processor with llama.cpp. "
+            f"With {ram_gb:.0f} GB of memory, choose {cpu_size} ({cpu_examples})."
         )}
     gpu = max(gpus, key=lambda g: g["total_bytes"])
     total_gb = gpu["total_bytes"] / GB
@@ -140,9 +142,26 @@ def gather(config: Config | None = None) -> dict[str, Any]:
                          "cpu": torch_side["bitsandbytes_cpu"]},
     }
     report["verdict"] = verdict(report)
+    report["engine"] = _engine(config)
     report["models"] = _installed_models(config, report) if config is not None else []
     log.info("doctor: mode=%s gpus=%d", report["verdict"]["mode"], len(report["gpus"]))
     return report
+
+
+def _engine(config: Config | None) -> dict[str, Any]:
+    """Which engine loads the model here, and why, in plain words (``engine.choice``)."""
+    import importlib.metadata
+
+    from assistant.engine import choice
+
+    setting = config.settings.engine if config is not None else "auto"
+    picked = choice.choose(setting)
+    try:
+        llama = importlib.metadata.version("llama-cpp-python")
+    except importlib.metadata.PackageNotFoundError:
+        llama = None
+    return {"setting": setting, "engine": picked.engine, "reason": picked.reason, "words": picked.words,
+            "llama_cpp": llama}
 
 
 def available_for_model(report: dict[str, Any]) -> int:
@@ -156,6 +175,9 @@ def render_text(report: dict[str, Any]) -> str:
     """The report as short plain-text lines (the CLI prints it; the System tab shows it)."""
     system, torch_side, bnb = report["system"], report["torch"], report["bitsandbytes"]
     lines = [report["verdict"]["text"], "", f"Recommended model size: {report['verdict']['recommended_size']}", ""]
+    engine = report.get("engine")
+    if engine:
+        lines.append(f"Engine: {engine['words']}")
     if report["gpus"]:
         for gpu in report["gpus"]:
             lines.append(
@@ -176,7 +198,9 @@ def render_text(report: dict[str, Any]) -> str:
     lines.append(
         f"Memory: {system['ram']['total_bytes'] / GB:.1f} GB, {system['ram']['available_bytes'] / GB:.1f} GB available"
     )
+    llama = (report.get("engine") or {}).get("llama_cpp")
     lines.append(f"Software: torch {torch_side['torch']}, transformers {torch_side['transformers']}, "
+                 f"llama.cpp (llama-cpp-python) {llama or 'not installed'}, "
                  f"Practice Assistant {report['app']['version']}")
     for model in report.get("models") or []:
         need = f", needs about {model['estimate_4bit_bytes'] / GB:.1f} GB in 4-bit" if model["estimate_4bit_bytes"] else ""

@@ -19,6 +19,7 @@ from assistant.store.files import atomic_write
 APP_NAME = "PracticeAssistant"
 LOOPBACK_HOST = "127.0.0.1"
 CPU_PRECISIONS = ("auto", "4bit", "bf16", "fp32")
+ENGINES = ("auto", "transformers", "llamacpp")  # auto: transformers 4-bit on a usable NVIDIA GPU, else llama.cpp
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,8 @@ class Settings:
     """What a practice may change. Nothing security-relevant is settable here."""
 
     model_path: str | None = None  # None: the built-in demo model
-    cpu_precision: str = "auto"
+    cpu_precision: str = "auto"  # the transformers engine on the processor only
+    engine: str = "auto"  # one of ENGINES
     port: int = 0  # 0: pick a free port
 
     @classmethod
@@ -94,6 +96,9 @@ class Settings:
         if settings.cpu_precision not in CPU_PRECISIONS:
             log.warning("settings: cpu_precision %r is not one of %s", settings.cpu_precision, CPU_PRECISIONS)
             settings.cpu_precision = "auto"
+        if settings.engine not in ENGINES:
+            log.warning("settings: engine %r is not one of %s; using auto", settings.engine, ENGINES)
+            settings.engine = "auto"
         return settings
 
     def save(self, paths: Paths) -> None:

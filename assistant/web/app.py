@@ -47,7 +47,8 @@ def status_text(services: Services, user: str = "") -> str:
     where = "the graphics card" if info.device.startswith("GPU") else "the processor"
     return (
         f"**Private** — running on this computer only · {blocked} connection"
-        f"{'' if blocked == 1 else 's'} to the internet blocked · Using {model} on {where}"
+        f"{'' if blocked == 1 else 's'} to the internet blocked · Using {model} "
+        + (f"with {info.engine}" if info.engine else f"on {where}")
         + (f" · Signed in as **{user}** · [Sign out](/logout)" if user else "")
     )
 
@@ -56,7 +57,8 @@ def details_text(services: Services) -> str:
     info = services.model
     return (
         f"- Model: `{info.name}`{' (demo)' if info.is_demo else ''}\n"
-        f"- Device: {info.device}\n"
+        + (f"- Engine: {info.engine}\n" if info.engine else "")
+        + f"- Device: {info.device}\n"
         f"- Precision: {info.precision}\n"
         f"- Reading window: {info.context_window:,} tokens\n"
         f"- Load time: {info.load_seconds:.1f} s\n"

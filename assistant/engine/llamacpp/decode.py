@@ -73,6 +73,7 @@ class Decoder:
         _set_abort_callback(llm.ctx, self._abort)
         self.drafted = 0  # proposals evaluated, and of them kept (for the benchmark)
         self.kept = 0
+        self.evaluated = 0  # tokens read into the memory, prompts and answers (for tests and the benchmark)
 
     def _should_abort(self, _data: object) -> bool:
         stop = self._stop
@@ -114,6 +115,7 @@ class Decoder:
                 self.llm._ctx.kv_cache_seq_rm(0, len(self.tokens), -1)
                 raise RuntimeError(f"llama_decode returned {code}")
             self.tokens.extend(part)
+            self.evaluated += len(part)
 
     # -- sampling ---------------------------------------------------------------------------
 
