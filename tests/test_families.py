@@ -53,7 +53,7 @@ def test_family_add_load_4bit_chat_and_reload_from_the_4bit_copy(family: str, fa
     assert entry.architecture == spec.architecture
     assert entry.family == models.SUPPORTED[spec.architecture]
     assert entry.parameters > 0 and entry.estimate_4bit_bytes > 0
-    assert [e.name for e in models.list_models(config)] == [entry.name]
+    assert [e.name for e in models.list_models(config)] == ["demo", entry.name]
 
     backend = load_model(config, entry.path)
     assert "4-bit NF4" in backend.info.precision

@@ -5,7 +5,8 @@
   core < checks < export < store < security < engine < install < app < ops < web < cli.
   ``checks`` and ``export`` stand on ``core`` alone.
 * No import cycle between modules (imports inside functions count too).
-* Only ``engine/hf`` imports torch, transformers or bitsandbytes; only ``web`` imports gradio,
+* Only ``engine/hf`` imports torch, transformers or bitsandbytes; only ``engine/llamacpp``
+  imports llama_cpp; only ``web`` imports gradio,
   fastapi, uvicorn or starlette.
 * No module over 400 lines; nothing outside ``engine`` reaches into ``engine.backend``.
 * Importing any module has no side effects: no thread, no file, no logging handler, no
@@ -32,6 +33,7 @@ ONLY = {"checks": {"core"}, "export": {"core"}, "core": set()}
 SHARED = {"assistant", "assistant.errors"}  # the package's version and the exception tree: for everyone
 HEAVY = {"torch", "transformers", "bitsandbytes", "accelerate", "safetensors", "torchao", "hqq"}
 WEB = {"gradio", "gradio_client", "fastapi", "uvicorn", "starlette"}
+LLAMA = {"llama_cpp"}
 MAX_LINES = 400
 
 
@@ -135,8 +137,11 @@ def library_problems(package: Path) -> list[str]:
     for module, names in outside.items():
         layer = layer_of(module)
         in_hf = module == f"{package.name}.engine.hf" or module.startswith(f"{package.name}.engine.hf.")
+        in_llama = module == f"{package.name}.engine.llamacpp" or module.startswith(f"{package.name}.engine.llamacpp.")
         if names & HEAVY and not in_hf:
             problems.append(f"{module} imports {sorted(names & HEAVY)}: only engine/hf may")
+        if names & LLAMA and not in_llama:
+            problems.append(f"{module} imports {sorted(names & LLAMA)}: only engine/llamacpp may")
         if names & WEB and layer != "web":
             problems.append(f"{module} imports {sorted(names & WEB)}: only web may")
     return problems
@@ -169,7 +174,8 @@ def test_no_module_over_400_lines():
 
 def test_importing_any_module_has_no_side_effects(tmp_path):
     names = [n for n in modules_of(PACKAGE) if not n.endswith("__main__")]
-    names.sort(key=lambda n: n.startswith(("assistant.web", "assistant.engine.hf")))  # light ones first
+    heavy_ones = ("assistant.web", "assistant.engine.hf", "assistant.engine.llamacpp")
+    names.sort(key=lambda n: n.startswith(heavy_ones))  # light ones first
     code = textwrap.dedent(f"""
         import importlib, json, logging, os, sys, threading
         sys.argv = ["assistant", "--definitely-not-an-option"]
@@ -179,10 +185,10 @@ def test_importing_any_module_has_no_side_effects(tmp_path):
         handlers = list(logging.getLogger().handlers)
         threads = threading.active_count()
         bad = []
-        heavy = {sorted(HEAVY | WEB)!r}
+        heavy = {sorted(HEAVY | WEB | LLAMA)!r}
         for name in {names!r}:
             importlib.import_module(name)
-            light = not (name.startswith("assistant.web") or name.startswith("assistant.engine.hf"))
+            light = not name.startswith({heavy_ones!r})
             if light and (loaded := [h for h in heavy if h in sys.modules]):
                 bad.append(f"{{name}} pulled in {{loaded}}")
                 for h in loaded:
@@ -253,6 +259,7 @@ def test_the_rules_catch_planted_violations(tmp_path):
         "engine/hf/load.py": "import torch\n",                                      # allowed
         "app/big.py": "x = 1\n" * 401,                                              # too long
         "ops/page.py": "import gradio as gr\n",                                     # gradio outside web
+        "app/run.py": "def f():\n    import llama_cpp\n",                          # llama.cpp outside its backend
         "loose.py": "from assistant.core import kinds\n",                           # outside the layers
         "web/ui.py": "import gradio\nfrom assistant.app import big\n",              # allowed
         "web/tab.py": "def f(services):\n    return services.engine.backend.count_tokens([])\n",
@@ -268,6 +275,7 @@ def test_the_rules_catch_planted_violations(tmp_path):
     libs = library_problems(package)
     assert "assistant.engine.a imports ['torch']: only engine/hf may" in libs
     assert "assistant.ops.page imports ['gradio']: only web may" in libs
+    assert "assistant.app.run imports ['llama_cpp']: only engine/llamacpp may" in libs
     assert not any("engine.hf" in p or "web.ui" in p for p in libs)
     assert size_problems(package) == ["assistant.app.big: 401 lines (at most 400)"]
     assert reach_through_problems(package) == ["assistant.web.tab:2: reaches into engine.backend; ask the Engine instead"]

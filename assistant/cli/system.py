@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from assistant.cli.output import say
 from assistant.store.config import Config
+
+if TYPE_CHECKING:
+    from assistant.engine.registry import ModelEntry
 
 SYSTEM_COMMANDS = ("doctor", "models", "support-bundle")
 
@@ -17,11 +21,12 @@ def add(sub: argparse._SubParsersAction) -> None:
     models = sub.add_parser("models", help="list, add or choose models")
     msub = models.add_subparsers(dest="models_command", required=True)
     msub.add_parser("list", help="list the installed models")
-    add = msub.add_parser("add", help="check a model folder and install it; exits non-zero on problems")
-    add.add_argument("path", help="the model folder (config.json, tokenizer, .safetensors weights)")
+    add = msub.add_parser("add", help="check a model folder or a .gguf file and install it; exits non-zero on problems")
+    add.add_argument("path", help="the model folder (config.json, tokenizer, .safetensors weights) or a .gguf file")
     add.add_argument("--copy", action="store_true", help="copy it into the assistant's data folder")
-    add.add_argument("--name", default=None, help="name to list it under (default: the folder name)")
-    add.add_argument("--manifest", default=None, help="SHA-256 manifest to verify (default: SHA256SUMS in the folder)")
+    add.add_argument("--name", default=None, help="name to list it under (default: the folder or file name)")
+    add.add_argument("--manifest", default=None,
+                     help="SHA-256 manifest to verify (default: SHA256SUMS in the folder, or beside the .gguf file)")
     add.add_argument("--force", action="store_true", help="install even if it may not fit in memory")
     use = msub.add_parser("use", help="use this model from the next start")
     use.add_argument("name", help="a name from 'assistant models list' ('demo' for the demo model)")
@@ -46,9 +51,9 @@ def cmd_models(config: Config, args: argparse.Namespace) -> int:
         active = models.active_name(config)
         for entry in models.list_models(config):
             size = f"{models.size_words(entry.parameters)} parameters, " if entry.parameters else ""
-            need = f"about {models.gib(entry.estimate_4bit_bytes)} in 4-bit" if entry.estimate_4bit_bytes else "built in"
+            kind = ("built in, " if entry.builtin else "") + models.kind_words(entry)
             mark = "*" if entry.name == active else " "
-            say(f"{mark} {entry.name:32} {entry.family:16} {size}{need}  {entry.path}")
+            say(f"{mark} {entry.name:32} {entry.family:20} {size}{kind}  {entry.path}")
         return 0
     if args.models_command == "use":
         from assistant.install import vendor
@@ -60,24 +65,51 @@ def cmd_models(config: Config, args: argparse.Namespace) -> int:
         say(f"The assistant will use {entry.name} from its next start.")
         return 0
     from assistant.errors import ModelError
-    from assistant.ops import doctor
 
     source = Path(args.path).expanduser()
     say(f"Checking {source} ...")
     try:
-        room = doctor.available_for_model(doctor.gather())
         entry = models.add_model(
             config, source, copy=args.copy, name=args.name, force=args.force,
-            manifest=Path(args.manifest).expanduser() if args.manifest else None, available_bytes=room,
+            manifest=Path(args.manifest).expanduser() if args.manifest else None, available_bytes=_room(source),
         )
     except ModelError as exc:
         say(f"{source}: refused: {exc.message}")
         return 1
-    checked = f", {entry.verified_files} files verified against the SHA-256 manifest" if entry.verified_files else ""
-    say(f"Installed {entry.name}: {entry.family}, {models.size_words(entry.parameters)} parameters, "
-        f"about {models.gib(entry.estimate_4bit_bytes)} in 4-bit{checked}. "
-        f"Use it with: assistant models use {entry.name}  (or the System tab)")
+    say(installed_words(entry))
     return 0
+
+
+def _room(source: Path) -> int:
+    """Memory the model may use: RAM for a GGUF (llama.cpp runs it on the processor, and this needs no
+    torch), else what the doctor finds (free GPU memory in GPU mode)."""
+    from assistant.engine import model_files, models
+    from assistant.errors import ModelError
+
+    try:
+        gguf = models.gguf_source(source.resolve())
+    except ModelError:  # add_model says what is wrong
+        gguf = None
+    if gguf is not None:
+        return model_files.available_ram()
+    from assistant.ops import doctor
+
+    return doctor.available_for_model(doctor.gather())
+
+
+def installed_words(entry: ModelEntry) -> str:
+    from assistant.engine import models
+
+    if entry.is_gguf:
+        what = f"{models.kind_words(entry)}, needs about {models.gib(entry.memory_bytes)} of memory to run"
+    else:
+        what = f"about {models.gib(entry.estimate_4bit_bytes)} in 4-bit"
+    checked = ""
+    if entry.verified_files:
+        checked = f", {entry.verified_files} file{'s' if entry.verified_files > 1 else ''} verified against the SHA-256 manifest"
+    where = f"copied to {entry.path}" if entry.copied else f"used from {entry.path}"
+    return (f"Installed {entry.name}: {entry.family}, {models.size_words(entry.parameters)} parameters, "
+            f"{what}{checked}; {where}. Use it with: assistant models use {entry.name}  (or the System tab)")
 
 
 def cmd_support_bundle(config: Config, args: argparse.Namespace) -> int:

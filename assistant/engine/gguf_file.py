@@ -8,7 +8,9 @@ assistant does not support, a quantization this llama.cpp cannot load, no chat t
 
 It reads the header itself instead of with ``gguf.GGUFReader``: that reader builds an array view
 for every vocabulary entry and took 4 s on the demo model's 49,152-token vocabulary; this takes a
-fraction of a second. The sizes of the tensor types come from the ``gguf`` package (llama.cpp's own).
+fraction of a second. The sizes of the tensor types come from the ``gguf`` package, corrected where
+the PyPI release differs from the llama.cpp this app carries (``LLAMA_CPP_SIZES``): a type that llama.cpp
+loads is never refused as unknown.
 """
 
 from __future__ import annotations
@@ -36,6 +38,13 @@ SUPPORTED = {
 }
 SUPPORTED_WORDS = "Llama 3.x Instruct, Mistral 7B Instruct, Phi-3 mini, Gemma 2 and 3, and Qwen 2.5"
 RUNTIME_BASE = 300 * 1024 * 1024
+# Tensor types whose (block, bytes) the PyPI ``gguf`` release (0.19) lacks or has otherwise than the
+# llama.cpp carried here (llama-cpp-python 0.3.36). A test asks that llama.cpp's own ggml library for every
+# type, so an upgrade that adds or changes one shows up there.
+LLAMA_CPP_SIZES: dict[int, tuple[int, int]] = {
+    9: (32, 36),  # Q8_1: two 16-bit scales and 32 bytes
+    42: (64, 18),  # Q2_0
+}
 _SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
 _STRING, _ARRAY = 8, 9
 _MAX_STRING = 64 * 1024 * 1024
@@ -61,6 +70,16 @@ class GgufFacts:
 
 class _Damaged(Exception):
     pass
+
+
+def type_sizes(kind: int) -> tuple[int, int]:
+    """(elements a block, bytes a block) of tensor type ``kind``; KeyError for a type llama.cpp does not know."""
+    if kind in LLAMA_CPP_SIZES:
+        return LLAMA_CPP_SIZES[kind]
+    try:
+        return GGML_QUANT_SIZES[GGMLQuantizationType(kind)]
+    except ValueError:
+        raise KeyError(kind) from None
 
 
 def _read(handle: BinaryIO, n: int) -> bytes:
@@ -106,6 +125,11 @@ def _header(path: Path) -> tuple[int, dict[str, Any], list[tuple[str, list[int],
         if head != MAGIC:
             raise ModelLoadError(_not_gguf(path, head))
         (version,) = struct.unpack("<I", _read(handle, 4))
+        if version not in VERSIONS and version >> 24 in VERSIONS:
+            raise ModelLoadError(
+                f"{path.name} is a GGUF file made for a different kind of computer (big-endian, such as an IBM "
+                "mainframe), which llama.cpp cannot load here. Use the ordinary (little-endian) .gguf file."
+            )
         if version not in VERSIONS:
             raise ModelLoadError(
                 f"{path.name} is a GGUF file of version {version}, which this version of the assistant "
@@ -160,10 +184,10 @@ def check_gguf(path: Path, *, require_supported: bool = True) -> GgufFacts:
             f"(architecture '{architecture or 'unknown'}'). Supported: {SUPPORTED_WORDS}."
         )
     end, parameters = start, 0
-    for name, shape, kind, offset in tensors:
+    for _name, shape, kind, offset in tensors:
         try:
-            block, type_size = GGML_QUANT_SIZES[GGMLQuantizationType(kind)]
-        except (ValueError, KeyError):
+            block, type_size = type_sizes(kind)
+        except KeyError:
             raise ModelLoadError(
                 f"{path.name} uses a kind of compression (tensor type {kind}) that this version of llama.cpp "
                 "cannot load. Use a common one such as Q4_K_M, or update the assistant."

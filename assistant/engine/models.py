@@ -10,8 +10,8 @@ and the real backend runs the same checks before every load.
   template and, when asked, an architecture outside the supported families.
 * ``verify_manifest`` checks an optional SHA-256 manifest (``sha256sum`` format).
 * ``estimate_4bit_bytes`` sizes a model in NF4 from the safetensors headers.
-* The registry (``<data>/models/registry.json``) lists the models added with
-  ``add_model``: registered in place, or copied into the data folder.
+* ``add_model`` adds a model folder, or a GGUF file (``model_files.add_gguf``), to the registry
+  (``registry``: ``<data>/models/registry.json``): registered in place, or copied into the data folder.
 
 Never logs file contents; only names, sizes and timings.
 """
@@ -20,23 +20,38 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import shutil
 import struct
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from assistant.engine import model_files
 from assistant.engine.manifest import find_manifest, verify_manifest
+from assistant.engine.registry import (  # noqa: F401 - the registry's names, long reached through here
+    REGISTRY_NAME,
+    ModelEntry,
+    active_name,
+    entry_name,
+    find_model,
+    gib,
+    kind_words,
+    list_models,
+    load_registry,
+    safe_name,
+    save_registry,
+    size_on_disk,
+    size_words,
+)
 from assistant.errors import ModelLoadError, ModelNotFound
 from assistant.store.config import Config
-from assistant.store.files import atomic_write
+
+_safe_name = safe_name  # hf.quantized names its 4-bit copies with it
 
 log = logging.getLogger(__name__)
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "spiece.model", "vocab.json")
-REGISTRY_NAME = "registry.json"
 
 # config.json "model_type" -> the family's name in plain words
 SUPPORTED = {
@@ -86,10 +101,6 @@ class FolderFacts:
     @property
     def parameters(self) -> int:
         return sum(t.count for t in self.tensors)
-
-
-def gib(n: float) -> str:
-    return f"{n / 1024**3:.1f} GB"
 
 
 def _read_config(path: Path) -> dict:
@@ -227,84 +238,24 @@ def estimate_4bit_bytes(facts: FolderFacts) -> int:
     return int(model * RUNTIME_OVERHEAD + RUNTIME_BASE)
 
 
-def size_words(parameters: int) -> str:
-    if parameters >= 1e9:
-        return f"{parameters / 1e9:.1f}B"
-    if parameters >= 1e6:
-        return f"{parameters / 1e6:.0f}M"
-    return f"{parameters / 1e3:.0f}K"
+# -- adding a model: a folder here, a GGUF file in model_files -----------------------------
 
 
-# -- the registry of installed models -----------------------------------------------------
-
-
-@dataclass
-class ModelEntry:
-    name: str
-    path: str
-    copied: bool = False
-    architecture: str = ""
-    family: str = ""
-    parameters: int = 0
-    weight_bytes: int = 0
-    estimate_4bit_bytes: int = 0
-    verified_files: int = 0  # files checked against a SHA-256 manifest
-    added: str = ""
-    builtin: bool = False  # the demo model
-
-
-def _registry_file(config: Config) -> Path:
-    return config.paths.models / REGISTRY_NAME
-
-
-def load_registry(config: Config) -> list[ModelEntry]:
-    try:
-        raw = json.loads(_registry_file(config).read_text(encoding="utf-8"))
-        known = set(ModelEntry.__dataclass_fields__)
-        return [ModelEntry(**{k: v for k, v in e.items() if k in known}) for e in raw.get("models", [])]
-    except FileNotFoundError:
-        return []
-    except (OSError, ValueError, TypeError, AttributeError):
-        log.warning("model registry unreadable; starting an empty one")
-        return []
-
-
-def _save_registry(config: Config, entries: list[ModelEntry]) -> None:
-    data = {"schema_version": 1, "models": [asdict(e) for e in entries if not e.builtin]}
-    atomic_write(_registry_file(config), json.dumps(data, indent=2))
-
-
-def list_models(config: Config) -> list[ModelEntry]:
-    """The built-in demo model (once prepared) and every model added, in that order."""
-    from assistant.engine import demo_model
-
-    entries = []
-    if demo_model.is_converted(config.paths.demo_model):
-        entries.append(ModelEntry(name="demo", path=str(config.paths.demo_model), architecture="llama",
-                                  family="SmolLM2 (demo)", builtin=True))
-    return entries + load_registry(config)
-
-
-def active_name(config: Config) -> str:
-    current = config.settings.model_path
-    if not current:
-        return "demo"
-    for entry in load_registry(config):
-        if Path(entry.path) == Path(current):
-            return entry.name
-    return Path(current).name
-
-
-def find_model(config: Config, name: str) -> ModelEntry:
-    for entry in list_models(config):
-        if entry.name == name:
-            return entry
-    raise ModelNotFound(f"No model named '{name}' is installed. 'assistant models list' shows the installed ones.")
-
-
-def _safe_name(name: str) -> str:
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip(".-")[:80]
-    return cleaned or "model"
+def gguf_source(source: Path) -> Path | None:
+    """The GGUF file ``source`` names: itself (any file: its checks name a non-GGUF as such), or the one
+    .gguf file of a folder that is not a model folder (no config.json), refusing several; else None."""
+    if model_files.is_gguf_path(source):
+        return source
+    folder = source
+    if not folder.is_dir() or (folder / "config.json").is_file():
+        return None
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".gguf" and p.is_file())
+    if len(files) > 1:
+        raise ModelLoadError(
+            f"The folder {folder} holds {len(files)} GGUF files ({', '.join(p.name for p in files[:3])}"
+            f"{'...' if len(files) > 3 else ''}). Choose one of them: give the file itself, not the folder."
+        )
+    return files[0] if files else None
 
 
 def add_model(
@@ -317,19 +268,22 @@ def add_model(
     available_bytes: int | None = None,
     force: bool = False,
 ) -> ModelEntry:
-    """Validate a model folder, then register it in place or copy it into the data folder.
+    """Validate a model folder or a GGUF file, then register it in place or copy it into the data folder.
 
-    Raises ``ModelLoadError`` or ``ModelNotFound`` with the reason when the folder is
-    refused, including (unless ``force``) when its 4-bit estimate exceeds ``available_bytes``.
+    Raises ``ModelLoadError`` or ``ModelNotFound`` with the reason when it is refused, including
+    (unless ``force``) when the memory it needs exceeds ``available_bytes``; nothing is registered
+    or copied then. A GGUF file goes through ``model_files.add_gguf``.
     """
     source = Path(source).expanduser().resolve()
+    gguf = gguf_source(source)
+    if gguf is not None:
+        return model_files.add_gguf(config, gguf, copy=copy, name=name, manifest=manifest,
+                                    available_bytes=available_bytes, force=force)
     start = time.perf_counter()
     facts = check_folder(source, require_supported=True)
     manifest = manifest or find_manifest(source)
     verified = verify_manifest(source, manifest, _weight_files(source)) if manifest else 0
-    name = _safe_name(name or source.name)
-    if name == "demo":
-        name = "demo-copy"
+    name = entry_name(name or source.name)
     entries = load_registry(config)
     clash = next((e for e in entries if e.name == name), None)
     target = config.paths.models / name if copy else source
@@ -340,7 +294,7 @@ def add_model(
         raise ModelLoadError(
             f"The model in {source} needs about {gib(estimate)} in 4-bit, and this computer has about "
             f"{gib(available_bytes)} available for it, so it would not load. Choose a smaller model "
-            "('assistant doctor' shows which size fits), or install it anyway with --force."
+            f"('assistant doctor' shows which size fits), or {model_files.FORCE_WORDS}."
         )
     if copy and target != source:
         partial = target.with_name(target.name + ".partial")
@@ -352,9 +306,9 @@ def add_model(
     entry = ModelEntry(
         name=name, path=str(target), copied=copy, architecture=facts.architecture, family=facts.family,
         parameters=facts.parameters, weight_bytes=facts.weight_bytes, estimate_4bit_bytes=estimate,
-        verified_files=verified, added=time.strftime("%Y-%m-%d"),
+        verified_files=verified, added=time.strftime("%Y-%m-%d"), memory_bytes=estimate,
     )
-    _save_registry(config, [e for e in entries if e.name != name] + [entry])
+    save_registry(config, [e for e in entries if e.name != name] + [entry])
     log.info("model added name=%s arch=%s params=%d copied=%s verified=%d in %.1fs",
              name, facts.architecture, facts.parameters, copy, verified, time.perf_counter() - start)
     return entry

@@ -151,7 +151,7 @@ def register_model(config: Config, path: Path) -> None:
     if any(Path(entry.path) == path.resolve() for entry in models.load_registry(config)):
         return
     try:
-        models.add_model(config, path, copy=False, force=True, name=path.name)
+        models.add_model(config, path, copy=False, force=True, name=path.stem if path.is_file() else path.name)
     except ModelError as exc:
         log.warning("the vendor's model could not be listed: %s", type(exc).__name__)
 

@@ -110,17 +110,17 @@ def verdict(report: dict[str, Any]) -> dict[str, Any]:
 def _installed_models(config: Config, report: dict[str, Any]) -> list[dict[str, Any]]:
     from assistant.engine import models
 
-    if report["verdict"]["mode"] == "gpu-4bit":
-        room = max(g["free_bytes"] for g in report["gpus"])
-    else:
-        room = report["system"]["ram"]["available_bytes"]
+    ram = report["system"]["ram"]["available_bytes"]
+    room = max(g["free_bytes"] for g in report["gpus"]) if report["verdict"]["mode"] == "gpu-4bit" else ram
     active = models.active_name(config)
     rows = []
     for entry in models.list_models(config):
+        need = entry.memory_bytes or entry.estimate_4bit_bytes
+        space = ram if entry.format == "gguf" else room  # a GGUF file runs on the processor (llama.cpp)
         rows.append({
-            "name": entry.name, "family": entry.family, "architecture": entry.architecture,
-            "parameters": entry.parameters, "estimate_4bit_bytes": entry.estimate_4bit_bytes,
-            "fits": entry.builtin or not entry.estimate_4bit_bytes or entry.estimate_4bit_bytes <= room,
+            "name": entry.name, "family": entry.family, "architecture": entry.architecture, "format": entry.format,
+            "parameters": entry.parameters, "estimate_4bit_bytes": entry.estimate_4bit_bytes, "memory_bytes": need,
+            "fits": entry.builtin or not need or need <= space,
             "active": entry.name == active, "builtin": entry.builtin,
         })
     return rows
@@ -203,7 +203,7 @@ def render_text(report: dict[str, Any]) -> str:
                  f"llama.cpp (llama-cpp-python) {llama or 'not installed'}, "
                  f"Practice Assistant {report['app']['version']}")
     for model in report.get("models") or []:
-        need = f", needs about {model['estimate_4bit_bytes'] / GB:.1f} GB in 4-bit" if model["estimate_4bit_bytes"] else ""
+        need = f", needs about {model['memory_bytes'] / GB:.1f} GB of memory" if model.get("memory_bytes") else ""
         flag = "" if model["fits"] else " (may not fit)"
         lines.append(f"Model {model['name']}{' (in use)' if model['active'] else ''}: {model['family']}{need}{flag}")
     return "\n".join(lines)

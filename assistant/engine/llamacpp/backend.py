@@ -85,7 +85,8 @@ class LlamaCppBackend:
         try:
             llm = llama_cpp.Llama(
                 model_path=str(path), n_ctx=window, n_batch=512, n_threads=threads, n_threads_batch=threads,
-                n_gpu_layers=0, use_mmap=True, verbose=False, flash_attn=True,
+                n_gpu_layers=0, use_mmap=True, verbose=False,
+                flash_attn=False,  # its one-token path rounds differently: see decode.py
             )
         except Exception as exc:  # noqa: BLE001 - llama.cpp says only "failed to load"
             log.error("llama.cpp could not load %s: %s", path.name, where_failed(exc))

@@ -16,11 +16,11 @@ that are never kept only costs time. llama-cpp-python's own ``LlamaPromptLookupD
 back to single-token matches, which on our notes proposed 40 tokens for each one kept and
 halved the speed; this one needs 2 to 4 tokens to match.
 
-Identical text needs the same arithmetic for one token and for several: flash attention (on in
-the backend) computes each position alone; without it a pass of several tokens rounds
-differently and greedy text drifted after about 80 characters.
-
-Stop: ``stop`` is checked between tokens, and an abort callback stops a long prompt mid-pass.
+Identical text needs the same arithmetic for one token and for several. Measured here: llamafile's
+matrix kernels (which llama.cpp uses for several rows at once) and flash attention (whose one-token
+path splits the reading window across threads) each made greedy text drift after 20 to 80 tokens.
+So llama.cpp is built with ``-DGGML_LLAMAFILE=OFF`` (scripts/setup.sh) and flash attention stays
+off (the backend); then speculated and plain greedy text are the same, token for token.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ class Decoder:
     def reuse(self, prompt: list[int]) -> int:
         """Trim the memory to its common prefix with ``prompt`` (at least one token left to evaluate)."""
         common = 0
-        for have, want in zip(self.tokens, prompt):
+        for have, want in zip(self.tokens, prompt, strict=False):
             if have != want:
                 break
             common += 1

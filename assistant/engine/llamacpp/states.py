@@ -31,7 +31,7 @@ SAME_KIND = 0.6  # a new state replaces a saved one when it shares this much of 
 
 def common_prefix(a: list[int], b: list[int]) -> int:
     n = 0
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=False):
         if x != y:
             break
         n += 1

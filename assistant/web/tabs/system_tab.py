@@ -20,7 +20,7 @@ from typing import Any
 import gradio as gr
 
 from assistant.app.services import Services, switch_model
-from assistant.engine import models, stages
+from assistant.engine import model_files, models, stages
 from assistant.ops import doctor
 from assistant.security.roles import Action
 from assistant.web.common import MODEL_QUEUE, to_user_error, user_of
@@ -36,7 +36,8 @@ def model_choices(services: Services) -> list[tuple[str, str]]:
     choices = []
     for entry in models.list_models(services.config):
         size = f", {models.size_words(entry.parameters)}" if entry.parameters else ""
-        choices.append((f"{entry.name} ({entry.family}{size})", entry.name))
+        kind = f", {models.kind_words(entry)}" if entry.is_gguf else ""
+        choices.append((f"{entry.name} ({entry.family}{size}{kind})", entry.name))
     return choices
 
 
@@ -52,18 +53,27 @@ def current_model(services: Services) -> str:
 
 
 def add_model(services: Services, folder: str, copy: bool) -> str:
-    """Check and install a model folder; a refusal is raised as the plain reason."""
+    """Check and install a model folder or a .gguf file; a refusal is raised as the plain reason."""
     if not (folder or "").strip():
-        raise gr.Error("Type the folder of the model on this computer first.", print_exception=False)
+        raise gr.Error("Type where the model is on this computer first: its folder, or its .gguf file.",
+                       print_exception=False)
     try:
-        room = doctor.available_for_model(doctor.gather())
-        entry = models.add_model(services.config, Path(folder.strip()), copy=bool(copy), available_bytes=room)
+        source = Path(folder.strip().strip('"')).expanduser()
+        gguf = models.gguf_source(source.resolve())
+        room = model_files.available_ram() if gguf else doctor.available_for_model(doctor.gather())
+        entry = models.add_model(services.config, source, copy=bool(copy), available_bytes=room)
     except Exception as exc:  # noqa: BLE001 - the edge: plain words, never a traceback
         raise to_user_error(exc) from None
-    checked = f" {entry.verified_files} files matched the SHA-256 manifest." if entry.verified_files else ""
+    checked = " It matched the SHA-256 manifest." if entry.verified_files == 1 else (
+        f" {entry.verified_files} files matched the SHA-256 manifest." if entry.verified_files else "")
+    if entry.is_gguf:
+        what = (f"{models.kind_words(entry)}; it needs about {models.gib(entry.memory_bytes)} of memory "
+                "to run")
+    else:
+        what = f"model folder, about {models.gib(entry.estimate_4bit_bytes)} in 4-bit"
     return (
-        f"Added **{entry.name}**: {entry.family}, {models.size_words(entry.parameters)} parameters, about "
-        f"{models.gib(entry.estimate_4bit_bytes)} in 4-bit.{checked} Choose it above and press Switch."
+        f"Added **{entry.name}**: {entry.family}, {models.size_words(entry.parameters)} parameters, "
+        f"{what}.{checked} Choose it above and press Switch."
     )
 
 
@@ -121,10 +131,13 @@ def build(services: Services) -> None:
                              label="Installed models", elem_id="system-models", scale=3)
         switch = gr.Button("Switch to this model", variant="primary", elem_id="system-switch", scale=1)
     with gr.Accordion("Add a model", open=False):
-        gr.Markdown("A Hugging Face model folder with config.json, tokenizer, chat template and `.safetensors` "
-                    "weights. It is checked before it is added; nothing is downloaded.")
-        folder = gr.Textbox(label="Model folder on this computer", elem_id="system-add-folder",
-                            placeholder="/opt/models/Meta-Llama-3.1-8B-Instruct")
+        gr.Markdown("Either a single **`.gguf` file** (the kind LM Studio, Ollama and GPT4All use; "
+                    "Q4_K_M is a good choice on a computer without an NVIDIA graphics card), or a Hugging Face "
+                    "**model folder** with config.json, tokenizer, chat template and `.safetensors` weights. "
+                    "It is checked before it is added; nothing is downloaded. Only the 'Instruct' versions of "
+                    "Llama 3, Mistral, Phi-3, Gemma 2 and 3, and Qwen 2.5 are accepted.")
+        folder = gr.Textbox(label="Model folder or .gguf file on this computer", elem_id="system-add-folder",
+                            placeholder="/opt/models/Meta-Llama-3.1-8B-Instruct-Q4_K_M.gguf")
         copy = gr.Checkbox(label="Copy it into the assistant's data folder", value=False, elem_id="system-add-copy")
         add = gr.Button("Add model", elem_id="system-add")
         added = gr.Markdown(elem_id="system-added")
