@@ -105,7 +105,7 @@ def _load_llamacpp(config: Config, path: str | None, progress: Callable[[str], N
         from assistant.engine.models import check_folder
 
         stages.tell(stage, "check")
-        check_folder(source)
+        check_folder(source, require_supported=True)
 
         def converting(fraction: float, words: str) -> None:
             low, high = stages.span("convert")

@@ -13,7 +13,7 @@ import argparse
 import logging
 import sys
 
-from assistant.cli import accounts, bench, check_draft, presets, serve, system
+from assistant.cli import accounts, bench, check_draft, convert, presets, serve, system
 from assistant.cli.output import say, setup_logging
 from assistant.errors import AssistantError, where_failed
 from assistant.install import about
@@ -23,14 +23,16 @@ from assistant.store.config import Config
 log = logging.getLogger("assistant")
 
 COMMANDS = {"serve": serve, "presets": presets, "check-draft": check_draft, "audit": accounts,
-            "users": accounts, "bench": bench, **{name: system for name in system.SYSTEM_COMMANDS}}
+            "users": accounts, "bench": bench, "convert-model": convert, **{name: system for name in system.SYSTEM_COMMANDS}}
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="assistant", description="Practice Assistant: private drafting on this computer.")
     parser.add_argument("--version", action="version", version=about.version_line())
-    sub = parser.add_subparsers(dest="command")
-    for module in (serve, presets, system, check_draft, accounts, bench):
+    # The list a person sees; convert-model is the app's own child process, not for people.
+    shown = "serve,presets,check-draft,users,audit,doctor,models,support-bundle,bench"
+    sub = parser.add_subparsers(dest="command", metavar="{" + shown + "}")
+    for module in (serve, presets, system, check_draft, accounts, bench, convert):
         module.add(sub)
     return parser
 

@@ -161,14 +161,13 @@ class LlamaCppBackend:
                 raise ModelBusy(CLOSED)
             self.states.restore(self.decoder, prompt)
             try:
-                yield from self.decoder.generate(prompt, settings, stop, speculate=speculate)
+                # The prompt's reading is saved before the answer: smaller, and what a later prompt shares.
+                yield from self.decoder.generate(prompt, settings, stop, speculate=speculate,
+                                                 read=lambda: self.states.save(self.decoder, len(prompt)))
             except RuntimeError as exc:
                 log.error("llama.cpp failed while writing: %s", where_failed(exc))
                 self.decoder.keep(0)
                 raise GenerationError("The model stopped with an error. Try again.") from None
-            finally:
-                if self.llm is not None and len(self.decoder.tokens) >= len(prompt):
-                    self.states.save(self.decoder, len(prompt))
 
     def close(self) -> None:
         """Free the model and its memory (the engine calls it before loading another)."""

@@ -30,7 +30,7 @@ import ctypes
 import logging
 import random
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import llama_cpp
 import numpy as np
@@ -140,8 +140,9 @@ class Decoder:
         return lookup(np.array(self.tokens + [pending], dtype=np.intc))
 
     def generate(self, prompt: list[int], settings: GenerationSettings, stop: threading.Event,
-                 *, speculate: bool | None = None) -> Iterator[str]:
-        """Yield the answer's text, piece by piece, until an end token, the length limit or ``stop``."""
+                 *, speculate: bool | None = None, read: Callable[[], None] | None = None) -> Iterator[str]:
+        """Yield the answer's text, piece by piece, until an end token, the length limit or ``stop``.
+        ``read`` is called once the whole prompt is in the memory, before the first token."""
         speculate = self.prompt_lookup if speculate is None else speculate
         self._stop = stop
         text = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -151,6 +152,8 @@ class Decoder:
         try:
             start = self.reuse(prompt)
             self._eval(prompt[start:])
+            if read is not None:
+                read()
             pending = sampler.sample(self.llm._ctx, -1)
             while not stop.is_set() and written < limit and not self._is_end(pending):
                 written += 1
