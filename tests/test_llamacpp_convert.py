@@ -185,3 +185,31 @@ def test_the_hash_follows_the_weights(tiny_llama: Path, tmp_path: Path) -> None:
     assert convert.target_path(folder, tmp_path) == first
     (folder / "model.safetensors").touch()
     assert convert.target_path(folder, tmp_path) != first
+
+
+@pytest.mark.slow
+def test_a_folder_chosen_on_a_computer_without_a_gpu_is_converted_at_its_first_load(tiny_llama: Path) -> None:
+    """``load_model`` with engine "llamacpp": the folder is converted once into the data folder, the
+    progress bar only moves forward through the named stages, and the second load reuses the file."""
+    from assistant.app.services import gguf_dir, load_model
+    from assistant.store.config import Config
+
+    config = Config.load()
+    config.settings.engine = "llamacpp"
+    heard: list[tuple[float, str]] = []
+    backend = load_model(config, str(tiny_llama), lambda line: None, lambda f, words: heard.append((f, words)))
+    try:
+        assert "llama.cpp" in backend.info.engine and "Q4_K_M" in backend.info.precision
+        text = "".join(backend.stream([Message("user", "Hi")], GenerationSettings(max_new_tokens=3, temperature=0.0),
+                                      threading.Event()))
+        assert text is not None
+    finally:
+        backend.close()
+    (made,) = gguf_dir(config).glob("*.Q4_K_M.gguf")
+    assert made.is_relative_to(config.paths.root) and not list(tiny_llama.glob("*.gguf"))
+    fractions = [f for f, _ in heard]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0, heard
+    assert any(getattr(words, "stage", None) and words.stage.name == "convert" for _, words in heard)
+    again = load_model(config, str(tiny_llama), lambda line: None)
+    again.close()
+    assert list(gguf_dir(config).glob("*.gguf")) == [made]

@@ -92,6 +92,7 @@ def _load_llamacpp(config: Config, path: str | None, progress: Callable[[str], N
                    stage: Callable[[float, str], None] | None) -> Backend:
     from assistant.engine.llamacpp.backend import LlamaCppBackend  # llama_cpp, imported on demand
 
+    stage = _forward_only(stage)  # after a conversion, the loader's own "check" must not move the bar back
     if not path:
         progress("Loading the demo model ...")
         return LlamaCppBackend.load(demo_model.find_demo_gguf(), is_demo=True, stage=stage)
@@ -116,6 +117,18 @@ def _load_llamacpp(config: Config, path: str | None, progress: Callable[[str], N
         source = convert_folder(source, gguf_dir(config), converting)
     progress(f"Loading the model from {source} ...")
     return LlamaCppBackend.load(source, stage=stage)
+
+
+def _forward_only(stage: Callable[[float, str], None] | None) -> Callable[[float, str], None] | None:
+    if stage is None:
+        return None
+    furthest = [0.0]
+
+    def tell(fraction: float, words: str) -> None:
+        furthest[0] = max(furthest[0], fraction)
+        stage(furthest[0], words)
+
+    return tell
 
 
 def _load_transformers(config: Config, path: str | None, progress: Callable[[str], None],
