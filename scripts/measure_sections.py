@@ -4,7 +4,11 @@ For the example of every shipped progress-note preset, draft the note with the
 demo model twice — whole, and one section at a time — through the real engine,
 then run the same check the app runs. Greedy decoding, so runs repeat.
 
-    .venv/bin/python scripts/measure_sections.py [--model DIR] [--max-new-tokens N] [--json]
+    .venv/bin/python scripts/measure_sections.py [--engine llamacpp|transformers] [--model DIR]
+                                                 [--max-new-tokens N] [--json]
+
+``--engine llamacpp`` (the default, the engine of a computer without an NVIDIA GPU) runs the demo
+model's own GGUF file; ``transformers`` runs the converted folder at ``--model``.
 """
 
 from __future__ import annotations
@@ -26,17 +30,25 @@ from assistant.app.drafting import draft_by_sections  # noqa: E402
 from assistant.checks import check_draft  # noqa: E402
 from assistant.core.documents.notes import NoteRequest, note_messages, resolve_format  # noqa: E402
 from assistant.engine.engine import Engine  # noqa: E402
-from assistant.engine.hf import TransformersBackend  # noqa: E402
 from assistant.store.presets import load_presets, shipped_dir  # noqa: E402
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default=str(Path(__file__).resolve().parent.parent / "tests" / ".cache" / "demo-smollm2-135m-instruct"))
+    parser.add_argument("--engine", choices=("llamacpp", "transformers"), default="llamacpp")
     parser.add_argument("--max-new-tokens", type=int, default=320)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    engine = Engine(TransformersBackend.load(Path(args.model), is_demo=True))
+    if args.engine == "llamacpp":
+        from assistant.engine.demo_model import find_demo_gguf
+        from assistant.engine.llamacpp.backend import LlamaCppBackend
+
+        engine = Engine(LlamaCppBackend.load(find_demo_gguf(), is_demo=True))
+    else:
+        from assistant.engine.hf import TransformersBackend
+
+        engine = Engine(TransformersBackend.load(Path(args.model), is_demo=True))
     rows = []
     for preset in sorted(load_presets([shipped_dir()]).of_kind("progress_note"), key=lambda p: p.id):
         ex = preset.example
@@ -60,7 +72,7 @@ def main() -> int:
         print(json.dumps(row), file=sys.stderr, flush=True)
     total = {mode: {k: sum(r[mode][k] for r in rows) for k in ("flags", "missing_sections", "chars", "seconds")}
              for mode in ("whole", "by_sections")}
-    report = {"presets": rows, "total": total, "max_new_tokens": args.max_new_tokens}
+    report = {"presets": rows, "total": total, "max_new_tokens": args.max_new_tokens, "engine": args.engine}
     if args.json:
         print(json.dumps(report, indent=2))
     else:

@@ -81,6 +81,8 @@ class LlamaCppBackend:
         start = time.perf_counter()
         stages.tell(stage, "weights")
         threads = threads or cpu_threads()
+        # llama.cpp's own log goes straight to the console: errors only (a stopped pass is not one).
+        logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)
         window = max(512, min(context, facts.context_length))
         try:
             llm = llama_cpp.Llama(
