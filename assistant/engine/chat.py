@@ -7,7 +7,13 @@ user turn and merges repeated roles, as the model's makers advise. Plain Python.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+
 from assistant.core.messages import Message
+from assistant.errors import GenerationError, where_failed
+
+log = logging.getLogger(__name__)
 
 
 def turns(messages: list[Message]) -> list[dict[str, str]]:
@@ -35,3 +41,23 @@ def fold_system(chat: list[dict[str, str]]) -> list[dict[str, str]]:
         else:
             folded.insert(0, {"role": "user", "content": system})
     return folded
+
+
+def render(messages: list[Message], render_chat: Callable[[list[dict[str, str]]], str]) -> str:
+    """The prompt text from the model's own template (``render_chat``), with the system text folded in
+    where the template refuses or drops it; a conversation it still refuses is a plain error."""
+    chat = turns(messages)
+    try:
+        text = render_chat(chat)
+        if keeps_system(messages, text):
+            return text
+        log.info("chat template dropped the system message; folding it into the first user turn")
+    except Exception:  # noqa: BLE001 - e.g. Gemma's template has no system role
+        pass
+    try:
+        return render_chat(fold_system(chat))
+    except Exception as exc:  # noqa: BLE001 - the model's own template refused the conversation
+        log.error("chat template refused the conversation: %s", where_failed(exc))
+        raise GenerationError(
+            "This model could not read the conversation in this form. Press Clear and try again."
+        ) from None

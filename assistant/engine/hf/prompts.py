@@ -11,8 +11,8 @@ import logging
 from typing import Any
 
 from assistant.core.messages import Message
-from assistant.engine.chat import fold_system, keeps_system, turns
-from assistant.errors import GenerationError, ModelBusy, where_failed
+from assistant.engine import chat
+from assistant.errors import ModelBusy
 
 log = logging.getLogger(__name__)
 
@@ -23,25 +23,10 @@ class ChatPrompts:
     """Rendering and counting prompts (mixed into ``TransformersBackend``)."""
 
     def _template(self, messages: list[Message]) -> Any:
-        chat = turns(messages)
-        try:
-            text = self._render(chat)
-            if keeps_system(messages, text):
-                return self._encode(text)
-            log.info("chat template dropped the system message; folding it into the first user turn")
-        except Exception:  # noqa: BLE001 - e.g. Gemma 2's template has no system role
-            pass
-        folded = fold_system(chat)
-        try:
-            return self._encode(self._render(folded))
-        except Exception as exc:  # noqa: BLE001 - the model's own template refused the conversation
-            log.error("chat template refused the conversation: %s", where_failed(exc))
-            raise GenerationError(
-                "This model could not read the conversation in this form. Press Clear and try again."
-            ) from None
+        return self._encode(chat.render(messages, self._render))
 
-    def _render(self, chat: list[dict[str, str]]) -> str:
-        return self.tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
+    def _render(self, conversation: list[dict[str, str]]) -> str:
+        return self.tokenizer.apply_chat_template(conversation, add_generation_prompt=True, tokenize=False)
 
     def _encode(self, text: str) -> Any:
         # The template already holds the special tokens (BOS and turn markers).

@@ -27,8 +27,7 @@ import llama_cpp
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 from assistant.core.messages import GenerationSettings, Message
-from assistant.engine import stages
-from assistant.engine.chat import fold_system, keeps_system, turns
+from assistant.engine import chat, stages
 from assistant.engine.contract import ModelInfo
 from assistant.engine.gguf_file import check_gguf
 from assistant.engine.llamacpp.decode import Decoder
@@ -111,25 +110,11 @@ class LlamaCppBackend:
 
     # -- prompts -------------------------------------------------------------------------
 
-    def _render(self, chat: list[dict[str, str]]) -> str:
-        return self._formatter(messages=chat).prompt
+    def _render(self, conversation: list[dict[str, str]]) -> str:
+        return self._formatter(messages=conversation).prompt
 
     def _template(self, messages: list[Message]) -> str:
-        chat = turns(messages)
-        try:
-            text = self._render(chat)
-            if keeps_system(messages, text):
-                return text
-            log.info("chat template dropped the system message; folding it into the first user turn")
-        except Exception:  # noqa: BLE001 - e.g. Gemma's template has no system role
-            pass
-        try:
-            return self._render(fold_system(chat))
-        except Exception as exc:  # noqa: BLE001 - the model's own template refused the conversation
-            log.error("chat template refused the conversation: %s", where_failed(exc))
-            raise GenerationError(
-                "This model could not read the conversation in this form. Press Clear and try again."
-            ) from None
+        return chat.render(messages, self._render)
 
     def _prompt_ids(self, messages: list[Message]) -> list[int]:
         """The prompt's tokens, rendered once per request (the engine counts, then generates)."""
