@@ -24,7 +24,9 @@ from assistant.security import privacy
 from assistant.security.audit import AuditLog
 from assistant.store.config import Config
 from assistant.store.drafts import DraftStore
+from assistant.store.endpoint import KEY_NAME, Endpoint
 from assistant.store.profile import load_profile
+from assistant.store.secrets import load_secret
 from assistant.store.user_presets import load_library
 
 log = logging.getLogger(__name__)
@@ -57,7 +59,20 @@ class Services:
     def load(self, path: str | None, progress: Callable[[str], None] = print,
              stage: Callable[[float, str], None] | None = None) -> Backend:
         """Load the model at ``path`` (None: the demo model) with this app's loader."""
-        return (self.loader or load_model)(self.config, path, progress, stage)
+        return audited((self.loader or load_model)(self.config, path, progress, stage), self.audit)
+
+
+def audited(backend: Backend, audit: AuditLog | None) -> Backend:
+    """A model server's backend records each request in the audit log: host, model, sizes, time; never text."""
+    target = getattr(backend, "remote", backend)
+    if audit is not None and hasattr(target, "on_request"):
+        def record(report: dict) -> None:
+            audit.record("model_server_request", model=report["model"], detail=(
+                f"{report['host']} sent_chars={report['sent_chars']} received_chars={report['received_chars']} "
+                f"seconds={report['seconds']} outcome={report['outcome']}"))
+
+        target.on_request = record
+    return backend
 
 
 def quantized_dir(config: Config) -> Path:
@@ -72,7 +87,18 @@ def load_model(
     stage: Callable[[float, str], None] | None = None,
 ) -> Backend:
     """Load the model at ``path`` (a folder or a .gguf file), or the built-in demo model when None,
-    on the engine ``choice.choose`` picks (transformers on a usable NVIDIA GPU, else llama.cpp)."""
+    on the engine ``choice.choose`` picks (transformers on a usable NVIDIA GPU, else llama.cpp); or
+    connect to the model server in settings (``endpoint``), the one host the egress guard then lets through."""
+    endpoint = config.settings.server.check()
+    if endpoint.remote:
+        return _load_remote(config, endpoint, path, progress, stage)
+    privacy.allow_endpoint(None)
+    return load_here(config, path, progress, stage)
+
+
+def load_here(config: Config, path: str | None, progress: Callable[[str], None] = print,
+              stage: Callable[[float, str], None] | None = None) -> Backend:
+    """This computer's model (``path``, or the demo model), whatever the settings say about a server."""
     picked = choice.choose(config.settings.engine)
     log.info("engine: %s (setting %s)", picked.engine, config.settings.engine)
     if picked.engine == choice.LLAMACPP:
@@ -80,6 +106,22 @@ def load_model(
     else:
         backend = _load_transformers(config, path, progress, stage)
     backend.info = replace(backend.info, engine=picked.words)
+    return backend
+
+
+def _load_remote(config: Config, endpoint: Endpoint, path: str | None, progress: Callable[[str], None],
+                 stage: Callable[[float, str], None] | None) -> Backend:
+    from assistant.engine import remote  # openai, boto3: imported on demand
+    from assistant.engine.remote.fallback import WithFallback
+
+    stages.tell(stage, "check")
+    progress(f"Connecting to {endpoint.where_words()} ...")
+    privacy.allow_endpoint(*endpoint.host_port())
+    key = config.engine_key or load_secret(config.paths.root, KEY_NAME)
+    backend: Backend = remote.connect(endpoint, key)
+    if endpoint.fallback_local:
+        backend = WithFallback(backend, lambda: load_here(config, path, _quiet))
+    stages.tell(stage, "ready")
     return backend
 
 
@@ -222,7 +264,8 @@ def build_services(
         audit.record("drafts_purged", detail=f"{purged} drafts older than {drafts.retention_days} days")
     audit.record("model_loaded", model=backend.info.name, detail=f"{backend.info.device}; {backend.info.precision}")
     path = model_path or config.settings.model_path
-    engine = Engine(backend, loader=lambda: (loader or load_model)(config, path, _quiet))
+    audited(backend, audit)
+    engine = Engine(backend, loader=lambda: audited((loader or load_model)(config, path, _quiet), audit))
     return Services(
         config=config, presets=presets, engine=engine, notices=notices,
         profile=load_profile(config.paths.root), audit=audit, drafts=drafts, loader=loader,

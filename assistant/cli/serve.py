@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 import time
 import webbrowser
 from collections.abc import Callable
@@ -22,7 +23,8 @@ from assistant.app.services import ModelLoader
 from assistant.app.startup import READY_LINE, Startup, stage_mapper
 from assistant.cli.output import say
 from assistant.errors import AssistantError
-from assistant.store.config import LOOPBACK_HOST, Config
+from assistant.store.config import ENGINES, LOOPBACK_HOST, Config
+from assistant.store.endpoint import KINDS, Endpoint, EndpointError
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +34,57 @@ def add(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: a free one)")
     serve.add_argument("--no-browser", action="store_true", help="do not open a browser window")
     serve.add_argument("--model", default=None, help="folder of a model to use instead of the demo model")
+    server = serve.add_argument_group("where the model runs (default: settings.json, else this computer)")
+    server.add_argument("--engine", choices=(*ENGINES, *KINDS[1:]), default=None,
+                        help="auto, transformers or llamacpp on this computer; openai, ollama, azure or bedrock: a server")
+    server.add_argument("--engine-url", default=None, help="the server's address, e.g. http://10.0.0.5:8000/v1")
+    server.add_argument("--engine-model", default=None, help="the model's name there (Azure: deployment; Bedrock: id)")
+    server.add_argument("--engine-key-file", default=None, type=Path,
+                        help="a file holding the server's key ('-': read it from standard input); never the key itself")
+    server.add_argument("--engine-ca-file", default=None, help="the clinic's certificate authority (PEM) for https")
+    server.add_argument("--engine-api-version", default=None, help="Azure OpenAI's api-version")
+    server.add_argument("--engine-region", default=None, help="AWS Bedrock's region, e.g. us-east-1")
+    server.add_argument("--engine-window", type=int, default=None, help="the model's reading window in tokens")
+    server.add_argument("--engine-baa", default=None, metavar="PROVIDER",
+                        help="cloud only: we have a signed Business Associate Agreement with PROVIDER")
+    server.add_argument("--engine-fallback", action="store_true",
+                        help="write on this computer's model when the server cannot be reached")
+
+
+def apply_engine_args(config: Config, args: argparse.Namespace) -> None:
+    """The command line's engine choice for this run (settings.json is left as it is)."""
+    kind = getattr(args, "engine", None)
+    if kind is None:
+        return
+    if kind in ENGINES:
+        config.settings.engine, config.settings.endpoint = kind, {}
+        return
+    values = {"kind": kind, "url": args.engine_url or "", "model": args.engine_model or "",
+              "ca_file": args.engine_ca_file or "", "api_version": args.engine_api_version or "",
+              "region": args.engine_region or "", "context_window": args.engine_window or 0,
+              "baa_signed": bool(args.engine_baa), "baa_provider": args.engine_baa or "",
+              "fallback_local": bool(args.engine_fallback)}
+    config.settings.endpoint = Endpoint.from_dict(values).check().to_dict()
+    if args.engine_key_file is not None:
+        config.engine_key = read_key(args.engine_key_file)
+
+
+def read_key(path: Path) -> str:
+    """The key from a file, or from standard input for '-'; refused when empty."""
+    try:
+        text = sys.stdin.readline() if str(path) == "-" else path.expanduser().read_text(encoding="utf-8")
+    except OSError as exc:
+        raise EndpointError(f"The key file {path} could not be read ({exc.strerror or type(exc).__name__}).") from None
+    key = text.strip()
+    if not key or "\n" in key:
+        raise EndpointError(f"The key file {path} must hold the key on one line, and nothing else.")
+    return key
 
 
 def run(config: Config, args: argparse.Namespace) -> int:
     """Serve: the page answers at once and shows progress while the model loads."""
     port = args.port if args.port is not None else config.settings.port
+    apply_engine_args(config, args)
     return launch(config, model=args.model, port=port, open_browser=not args.no_browser, say=say)
 
 

@@ -50,6 +50,9 @@ class ModelInfo:
     load_seconds: float = 0.0
     from_saved_4bit: bool = False  # read from the saved 4-bit copy instead of quantized on load
     engine: str = ""  # "llama.cpp on the processor, because no NVIDIA GPU was found" (``choice.Choice.words``)
+    sent_to: str = ""  # a model server: where the text goes ("the office server at 10.0.0.5:8000"); "": nowhere
+    cloud: bool = False  # ``sent_to`` is a cloud provider, under the practice's BAA
+    notice: str = ""  # shown above every tab while this model is in use (the cloud's banner, a fallback)
 
 
 class Backend(Protocol):

@@ -6,6 +6,8 @@ The vendor folder is ``vendor/`` beside the shipped presets (inside a frozen bui
     vendor/
       settings.json     {"schema_version": 1, "vendor": "Acme IT", "model": "models/NAME",
                          "settings": {"cpu_precision": "4bit"}, "locked": ["model", "cpu_precision"]}
+                        (or a clinic server for every workstation: "settings": {"endpoint": {"kind":
+                         "openai", "url": "http://10.0.0.5:8000/v1", "model": "NAME"}}, "locked": ["endpoint"])
       models/NAME/      the model folder the build carries (instead of the demo model)
       profile.json      the practice profile, copied to the data folder on first start
       presets/          the vendor preset pack (read by assistant.store.user_presets.preset_layers)
@@ -23,13 +25,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.errors import AssistantError
-from assistant.store.config import CPU_PRECISIONS, Config
+from assistant.store.config import CPU_PRECISIONS, ENGINES, Config
+from assistant.store.endpoint import Endpoint, EndpointError
 from assistant.store.resources import resource_base
 
 log = logging.getLogger(__name__)
 
 SETTINGS_NAME = "settings.json"
-LOCKABLE = ("model", "cpu_precision", "port")
+LOCKABLE = ("model", "cpu_precision", "port", "engine", "endpoint")
 KNOWN_KEYS = {"schema_version", "vendor", "model", "settings", "locked"}
 
 
@@ -68,8 +71,17 @@ def parse(raw: object, where: str) -> VendorSetup:
         elif key == "port":
             if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 65535:
                 problems.append(f"{where}: settings.port: must be a whole number from 0 to 65535")
+        elif key == "engine":
+            if value not in ENGINES:
+                problems.append(f"{where}: settings.engine: must be one of {', '.join(ENGINES)}")
+        elif key == "endpoint":  # the clinic's model server the workstations all use (a key is never here)
+            try:
+                Endpoint.from_dict(value).check()
+            except EndpointError as exc:
+                problems.append(f"{where}: settings.endpoint: {exc.message}")
         else:
-            problems.append(f"{where}: settings.{key}: not a setting a vendor may set (allowed: cpu_precision, port)")
+            problems.append(f"{where}: settings.{key}: not a setting a vendor may set "
+                            "(allowed: cpu_precision, port, engine, endpoint)")
     locked = raw.get("locked", [])
     if not isinstance(locked, list) or any(k not in LOCKABLE for k in locked):
         problems.append(f"{where}: locked: must list only {', '.join(LOCKABLE)}")

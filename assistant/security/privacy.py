@@ -5,6 +5,8 @@
 * The egress guard is a Python audit hook on ``socket.connect`` (and name
   lookups): any attempt to reach an address that is not on this computer is
   refused and counted. It knows nothing about the UI; the UI reads the count.
+* ``allow_endpoint(host, port)``: the one model server an admin configured (the office's, or a
+  cloud under a BAA) is let through, on that port only; everything else stays refused and counted.
 * ``require_loopback(host)`` refuses to listen anywhere but 127.0.0.1 / ::1.
 """
 
@@ -36,6 +38,7 @@ OFFLINE_ENV = {
     "GRADIO_SSR_MODE": "False",
     "BITSANDBYTES_NOWELCOME": "1",
     "TOKENIZERS_PARALLELISM": "false",
+    "AWS_EC2_METADATA_DISABLED": "true",  # boto3 never asks the cloud's metadata address for credentials
     "NO_PROXY": "127.0.0.1,localhost,::1",
     "no_proxy": "127.0.0.1,localhost,::1",
 }
@@ -46,6 +49,8 @@ _lock = threading.Lock()
 _blocked: list[str] = []
 _guard_installed = False
 _listeners: list = []
+_endpoint: tuple[str, int] | None = None  # the one configured model server, (host, port)
+_endpoint_ips: set[str] = set()
 
 
 def is_loopback(host: str | None) -> bool:
@@ -78,6 +83,46 @@ def require_loopback(host: str) -> str:
     return str(address)
 
 
+def allow_endpoint(host: str | None, port: int = 0) -> None:
+    """Let connections to ``host``:``port`` through (the configured model server); None: none again.
+    A name is looked up now and again when it points somewhere new."""
+    global _endpoint
+    with _lock:
+        _endpoint = (host.strip().strip("[]").lower(), int(port)) if host else None
+        _endpoint_ips.clear()
+    if host and not is_loopback(host):
+        _resolve()
+    log.info("egress: %s", f"the model server's host is allowed on port {port}" if host else "nothing is allowed")
+
+
+def allowed_endpoint() -> tuple[str, int] | None:
+    with _lock:
+        return _endpoint
+
+
+def _resolve() -> set[str]:
+    with _lock:
+        endpoint = _endpoint
+    if endpoint is None:
+        return set()
+    try:
+        found = {info[4][0] for info in socket.getaddrinfo(endpoint[0], endpoint[1], proto=socket.IPPROTO_TCP)}
+    except OSError:
+        found = set()
+    with _lock:
+        _endpoint_ips.update(found)
+        return set(_endpoint_ips)
+
+
+def _is_endpoint(host: str, port: object) -> bool:
+    with _lock:
+        endpoint, ips = _endpoint, set(_endpoint_ips)
+    if endpoint is None or (port is not None and str(port) != str(endpoint[1])):
+        return False
+    name = str(host).strip("[]").lower()
+    return name == endpoint[0] or name in ips or name in _resolve()
+
+
 def _audit(event: str, args: tuple) -> None:
     if event == "socket.connect":
         sock, address = args[0], args[1]
@@ -85,14 +130,20 @@ def _audit(event: str, args: tuple) -> None:
         if family not in (socket.AF_INET, socket.AF_INET6):
             return  # Unix sockets and the like never leave the computer
         host = address[0] if isinstance(address, tuple) and address else address
-        if not is_loopback(host):
+        port = address[1] if isinstance(address, tuple) and len(address) > 1 else None
+        if not is_loopback(host) and not (port is not None and _is_endpoint(host, port)):
             _refuse(f"connect:{host}")
     elif event == "socket.getaddrinfo":
         host = args[0]
         if isinstance(host, bytes):
             host = host.decode("ascii", "replace")
-        if not is_loopback(host):
+        if not is_loopback(host) and not _is_name_of_endpoint(host):
             _refuse(f"lookup:{host}")
+
+
+def _is_name_of_endpoint(host: object) -> bool:
+    with _lock:
+        return _endpoint is not None and str(host).strip("[]").lower() == _endpoint[0]
 
 
 def _refuse(what: str) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import platformdirs
 
+from assistant.store.endpoint import Endpoint
 from assistant.store.files import atomic_write
 
 APP_NAME = "PracticeAssistant"
@@ -77,6 +78,12 @@ class Settings:
     cpu_precision: str = "auto"  # the transformers engine on the processor only
     engine: str = "auto"  # one of ENGINES
     port: int = 0  # 0: pick a free port
+    endpoint: dict = field(default_factory=dict)  # where the model runs (``store.endpoint.Endpoint``); {}: here
+
+    @property
+    def server(self) -> Endpoint:
+        """The model server in use (kind "local": this computer). Raises ``EndpointError`` if unusable."""
+        return Endpoint.from_dict(self.endpoint or None)
 
     @classmethod
     def load(cls, paths: Paths) -> Settings:
@@ -99,6 +106,9 @@ class Settings:
         if settings.engine not in ENGINES:
             log.warning("settings: engine %r is not one of %s; using auto", settings.engine, ENGINES)
             settings.engine = "auto"
+        if not isinstance(settings.endpoint, dict):
+            log.warning("settings: endpoint is not an object; this computer's model is used")
+            settings.endpoint = {}
         return settings
 
     def save(self, paths: Paths) -> None:
@@ -110,6 +120,7 @@ class Settings:
 class Config:
     paths: Paths
     settings: Settings = field(default_factory=Settings)
+    engine_key: str | None = field(default=None, repr=False)  # a key given for this run only (never saved)
 
     @classmethod
     def load(cls) -> Config:

@@ -27,10 +27,10 @@ from cryptography.fernet import Fernet, InvalidToken
 
 from assistant.errors import InputError
 from assistant.store.files import atomic_write
+from assistant.store.secrets import KEYRING_SERVICE, keyring_backend
 
 log = logging.getLogger(__name__)
 
-KEYRING_SERVICE = "PracticeAssistant"
 DEFAULT_RETENTION_DAYS = 30
 KEY_RECORD = "history-key.json"
 SOURCES = ("keyring", "file")
@@ -53,17 +53,14 @@ class Draft:
 
 def _keyring_key(account: str) -> bytes | None:
     """The key from the OS key store, or None where there is no usable one."""
+    backend = keyring_backend()
+    if backend is None:
+        return None
     try:
-        import keyring
-        from keyring.backends import fail
-
-        backend = keyring.get_keyring()
-        if isinstance(backend, fail.Keyring) or "fail" in type(backend).__module__ or "null" in type(backend).__module__:
-            return None
-        stored = keyring.get_password(KEYRING_SERVICE, account)
+        stored = backend.get_password(KEYRING_SERVICE, account)
         if stored is None:
             stored = Fernet.generate_key().decode()
-            keyring.set_password(KEYRING_SERVICE, account, stored)
+            backend.set_password(KEYRING_SERVICE, account, stored)
         return stored.encode()
     except Exception:  # noqa: BLE001 - any key store trouble means: use the key file
         return None

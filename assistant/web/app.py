@@ -40,15 +40,21 @@ footer {display: none !important}
 
 
 def status_text(services: Services, user: str = "") -> str:
-    """One plain line: private, what was blocked, which model on what (and who is signed in)."""
+    """One plain line: where the text goes, what was blocked, which model (and who is signed in)."""
     info = services.model
     blocked = len(blocked_attempts())
     model = "the small demo model (for trying only)" if info.is_demo else info.name
     where = "the graphics card" if info.device.startswith("GPU") else "the processor"
+    if info.cloud:
+        privacy = f"**Cloud** — drafts are sent to {info.sent_to}"
+    elif info.sent_to:
+        privacy = f"**Private** — drafts are written by {info.sent_to}, nowhere else"
+    else:
+        privacy = "**Private** — running on this computer only"
+    other = "other " if info.sent_to else ""
+    using = f"Using {model}" + ("" if info.sent_to else f" with {info.engine}" if info.engine else f" on {where}")
     return (
-        f"**Private** — running on this computer only · {blocked} connection"
-        f"{'' if blocked == 1 else 's'} to the internet blocked · Using {model} "
-        + (f"with {info.engine}" if info.engine else f"on {where}")
+        f"{privacy} · {blocked} {other}connection{'' if blocked == 1 else 's'} to the internet blocked · {using}"
         + (f" · Signed in as **{user}** · [Sign out](/logout)" if user else "")
     )
 
@@ -58,6 +64,7 @@ def details_text(services: Services) -> str:
     return (
         f"- Model: `{info.name}`{' (demo)' if info.is_demo else ''}\n"
         + (f"- Engine: {info.engine}\n" if info.engine else "")
+        + (f"- Text goes to: {info.sent_to}\n" if info.sent_to else "")
         + f"- Device: {info.device}\n"
         f"- Precision: {info.precision}\n"
         f"- Reading window: {info.context_window:,} tokens\n"
@@ -69,7 +76,7 @@ def details_text(services: Services) -> str:
 def notice_updates(services: Services) -> tuple[dict, dict]:
     """The demo model's warning (shown only while the demo model runs) and the other notices."""
     demo = services.model.is_demo
-    others = [n for n in services.notices if n != DEMO_NOTICE]
+    others = [n for n in [services.model.notice, *services.notices] if n and n != DEMO_NOTICE]
     return (gr.update(value=f"**Please note:** {DEMO_NOTICE}" if demo else "", visible=demo),
             gr.update(value="\n\n".join(f"**Please note:** {n}" for n in others), visible=bool(others)))
 

@@ -25,6 +25,7 @@ from assistant.ops import doctor
 from assistant.security.roles import Action
 from assistant.web.common import MODEL_QUEUE, to_user_error, user_of
 from assistant.web.permissions import Gate
+from assistant.web.tabs import server_panel
 
 
 def check_computer(services: Services) -> str:
@@ -142,6 +143,7 @@ def build(services: Services) -> None:
         add = gr.Button("Add model", elem_id="system-add")
         added = gr.Markdown(elem_id="system-added")
     gate.lock_for_staff(Action.MANAGE_MODELS, note, [choice, switch, folder, copy, add])
+    server_panel.build(services)
 
     def do_check():
         try:
