@@ -12,6 +12,7 @@ import threading
 import time
 
 import pytest
+from standins import WORDS, StandIn, State, azure_app, free_port, ollama_app
 
 from assistant.core.messages import GenerationSettings, Message
 from assistant.engine import remote
@@ -19,7 +20,6 @@ from assistant.engine.engine import Engine
 from assistant.engine.remote.base import RemoteError
 from assistant.errors import GenerationError
 from assistant.store.endpoint import Endpoint, EndpointError
-from standins import WORDS, StandIn, State, azure_app, free_port, ollama_app
 
 ASK = [Message("system", "You write progress notes."), Message("user", "Client practiced paced breathing.")]
 GREEDY = GenerationSettings(max_new_tokens=64, temperature=0.0)

@@ -17,13 +17,13 @@ from pathlib import Path
 import httpx
 import pytest
 from gradio_client import Client
+from standins import LlamaServer
 
 from assistant.core.messages import GenerationSettings, Message
 from assistant.engine import demo_model, remote
 from assistant.engine.engine import Engine
 from assistant.engine.remote.base import RemoteError
 from assistant.store.endpoint import Endpoint
-from standins import LlamaServer
 
 pytestmark = pytest.mark.slow
 ASK = [Message("system", "You are a helpful assistant."), Message("user", "Count from one to fifty in words.")]

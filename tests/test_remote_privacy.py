@@ -11,6 +11,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from standins import WORDS, StandIn, State, free_port, ollama_app
 
 from assistant.app import endpoints
 from assistant.app.services import build_services
@@ -20,7 +21,6 @@ from assistant.errors import AssistantError
 from assistant.store import secrets
 from assistant.store.config import Config
 from assistant.store.endpoint import KEY_NAME, Endpoint, EndpointError
-from standins import WORDS, StandIn, State, free_port, ollama_app
 
 GUARD = r"""
 import socket, sys

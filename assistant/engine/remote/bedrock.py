@@ -15,8 +15,8 @@ import botocore.config
 import botocore.exceptions
 
 from assistant.core.messages import GenerationSettings, Message
-from assistant.engine.remote import failures
 from assistant.engine.remote.base import Opened, Probe, RemoteBackend, RemoteError
+from assistant.engine.remote.failures import words
 
 CODES = {
     "AccessDeniedException": "key", "UnrecognizedClientException": "key", "ExpiredTokenException": "key",
@@ -76,8 +76,8 @@ class BedrockBackend(RemoteBackend):
             else:
                 for name in CODES:
                     if name[0].lower() + name[1:] in event:  # an error sent inside the stream
-                        raise RemoteError(failures.words(self.endpoint)[CODES[name]])
-        raise RemoteError(failures.words(self.endpoint)["midway"])
+                        raise RemoteError(words(self.endpoint)[CODES[name]])
+        raise RemoteError(words(self.endpoint)["midway"])
 
     def probe(self) -> Probe:
         """Bedrock's model list is on another host (the control plane): ask for one token instead."""
@@ -92,7 +92,7 @@ class BedrockBackend(RemoteBackend):
             raise self._plain(exc, False) from None
 
     def _plain(self, error: BaseException, midway: bool) -> RemoteError:
-        said = failures.words(self.endpoint)
+        said = words(self.endpoint)
         if isinstance(error, botocore.exceptions.ClientError):
             code = str(error.response.get("Error", {}).get("Code", ""))
             return RemoteError(said[CODES.get(code, "broken")])

@@ -12,14 +12,14 @@ rest, so every request sends ``num_ctx``: the model's window, or the admin's, at
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from collections.abc import Iterator
+from dataclasses import replace
 
 import httpx
 
 from assistant.core.messages import GenerationSettings, Message
-from assistant.engine.remote import failures
 from assistant.engine.remote.base import Opened, Probe, RemoteBackend, RemoteError
+from assistant.engine.remote.failures import plain_http, words
 from assistant.engine.remote.openai_chat import MAX_LIST, http_client
 
 MAX_CTX = 32768  # Ollama sizes its memory by num_ctx; more than a note needs costs the server dearly
@@ -67,7 +67,7 @@ class OllamaBackend(RemoteBackend):
             if not isinstance(item, dict):
                 raise ValueError("not an object")
             if item.get("error"):
-                raise RemoteError(failures.words(self.endpoint)["broken"])
+                raise RemoteError(words(self.endpoint)["broken"])
             text = (item.get("message") or {}).get("content") or ""
             if not isinstance(text, str):
                 raise ValueError("content is not text")
@@ -75,7 +75,7 @@ class OllamaBackend(RemoteBackend):
                 yield text
             if item.get("done"):
                 return
-        raise RemoteError(failures.words(self.endpoint)["midway"])
+        raise RemoteError(words(self.endpoint)["midway"])
 
     def _get_json(self, method: str, path: str, body: dict | None = None) -> dict:
         response = self.http.request(method, self._url(path), json=body, headers=self.headers)
@@ -103,7 +103,7 @@ class OllamaBackend(RemoteBackend):
             raise self._plain(exc, False) from None
 
     def _plain(self, error: BaseException, midway: bool) -> RemoteError:
-        return failures.plain_http(error, self.endpoint, midway)
+        return plain_http(error, self.endpoint, midway)
 
     def close(self) -> None:
         self.http.close()

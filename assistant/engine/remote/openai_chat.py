@@ -15,8 +15,8 @@ import httpx
 import openai
 
 from assistant.core.messages import GenerationSettings, Message
-from assistant.engine.remote import failures
 from assistant.engine.remote.base import Opened, Probe, RemoteBackend, RemoteError, ssl_context
+from assistant.engine.remote.failures import plain_http, words
 from assistant.store.endpoint import AZURE, AZURE_API_VERSION, Endpoint
 
 MAX_LIST = 500  # model names read from a server's list at most
@@ -57,7 +57,7 @@ class OpenAIChatBackend(RemoteBackend):
                 if choice.finish_reason:
                     finished = True
         if not finished:  # the stream ended without the server saying it was done
-            raise RemoteError(failures.words(self.endpoint)["midway"])
+            raise RemoteError(words(self.endpoint)["midway"])
 
     def probe(self) -> Probe:
         try:
@@ -80,7 +80,7 @@ class OpenAIChatBackend(RemoteBackend):
             raise self._plain(exc, False) from None
 
     def _plain(self, error: BaseException, midway: bool) -> RemoteError:
-        return failures.plain_http(error, self.endpoint, midway)
+        return plain_http(error, self.endpoint, midway)
 
     def close(self) -> None:
         self.client.close()
