@@ -285,3 +285,19 @@ def test_bedrock_stubber_errors_in_plain_words():
         collect(backend)
     with pytest.raises(RemoteError, match="ACCESS_KEY_ID:SECRET_ACCESS_KEY"):
         BedrockBackend(endpoint, "only-one-part")
+
+
+def test_https_with_the_clinics_own_certificate_needs_its_ca_file(tmp_path):
+    from standins import self_signed
+
+    cert, key_file = self_signed(tmp_path)
+    state = State()
+    with StandIn(azure_app(state, deployment="notes-gpt4o", key=AZ_KEY, api_version=AZ_VERSION),
+                 certfile=cert, keyfile=key_file) as server:
+        assert server.url.startswith("https://")
+        without = azure_endpoint(server)
+        with pytest.raises(RemoteError, match="certificate of Microsoft .* could not be checked"):
+            remote.test_connection(without, AZ_KEY)
+        with_ca = azure_endpoint(server, ca_file=cert)
+        assert "Microsoft" in remote.test_connection(with_ca, AZ_KEY)[0]
+        assert collect(remote.connect(with_ca, AZ_KEY)) == "".join(WORDS)

@@ -142,3 +142,14 @@ def test_serve_with_engine_openai_drafts_on_all_three_endpoints(server, tmp_path
             proc.wait(15)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def test_the_bench_measures_staff_at_once_against_the_server(server, assistant_home):
+    from assistant.ops.bench.remote import measure_remote, render_remote
+    from assistant.store.config import Config
+
+    report = measure_remote(Config.load(), endpoint(server), staff=(1, 2), tokens=6, progress=lambda text: None)
+    one, two = report["runs"]["1"], report["runs"]["2"]
+    assert one["tokens"] > 0 and two["tokens"] > one["tokens"] and not one["errors"] and not two["errors"]
+    assert one["first_token_median_s"] > 0 and one["vs_one_alone"] == 1.0
+    assert "staff" in render_remote(report)

@@ -129,3 +129,13 @@ def test_serve_refuses_a_cloud_without_the_baa_and_never_takes_a_key_as_an_argum
     helped = subprocess.run([sys.executable, "-m", "assistant", "serve", "--help"], capture_output=True, text=True,
                             timeout=60)
     assert "--engine-key-file" in helped.stdout and "--engine-key " not in helped.stdout
+
+
+def test_the_clinic_server_vendor_example_is_a_valid_vendor_file(assistant_home):
+    from assistant.install import vendor
+
+    example = Path(__file__).resolve().parent.parent / "build" / "clinic-server" / "vendor-settings.example.json"
+    setup = vendor.parse(json.loads(example.read_text()), str(example))
+    assert setup.locked == ["endpoint"] and setup.settings["endpoint"]["kind"] == "openai"
+    with pytest.raises(vendor.VendorError, match="settings.endpoint: .*Business Associate Agreement"):
+        vendor.parse({"settings": {"endpoint": {"kind": "bedrock", "region": "us-east-1", "model": "m"}}}, "v.json")

@@ -160,8 +160,18 @@ def _engine(config: Config | None) -> dict[str, Any]:
         llama = importlib.metadata.version("llama-cpp-python")
     except importlib.metadata.PackageNotFoundError:
         llama = None
-    return {"setting": setting, "engine": picked.engine, "reason": picked.reason, "words": picked.words,
-            "llama_cpp": llama}
+    report = {"setting": setting, "engine": picked.engine, "reason": picked.reason, "words": picked.words,
+              "llama_cpp": llama}
+    try:
+        server = config.settings.server if config is not None else None
+    except Exception:  # noqa: BLE001 - an unusable endpoint: the start says what is wrong
+        server = None
+    if server is not None and server.remote:  # addresses and names only, never the key
+        host, port = server.host_port()
+        report.update(model_server={"kind": server.kind, "host": host, "port": port, "model": server.model,
+                                    "cloud": server.cloud},
+                      words=f"drafts are written by {server.where_words()} (this computer's model: {picked.words})")
+    return report
 
 
 def available_for_model(report: dict[str, Any]) -> int:

@@ -20,11 +20,20 @@ from assistant.engine.remote.failures import plain_http, words
 from assistant.store.endpoint import AZURE, AZURE_API_VERSION, Endpoint
 
 MAX_LIST = 500  # model names read from a server's list at most
+MAX_BODY = 8 << 20  # an answer that says it is bigger than this is not a model server's
+
+
+def _not_huge(response: httpx.Response) -> None:
+    size = response.headers.get("content-length", "")
+    if size.isdigit() and int(size) > MAX_BODY:
+        raise ValueError("the answer is too large")  # said as "not a model's answer"
 
 
 def http_client(endpoint: Endpoint) -> httpx.Client:
+    """No proxy from the environment, no redirects (the guard allows one host), the clinic's CA file."""
     timeout = httpx.Timeout(endpoint.read_timeout_s, connect=endpoint.connect_timeout_s)
-    return httpx.Client(verify=ssl_context(endpoint), timeout=timeout, trust_env=False, follow_redirects=False)
+    return httpx.Client(verify=ssl_context(endpoint), timeout=timeout, trust_env=False, follow_redirects=False,
+                        event_hooks={"response": [_not_huge]})
 
 
 class OpenAIChatBackend(RemoteBackend):
