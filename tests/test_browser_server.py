@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from browser_kit import record_outside, require_chromium
+from browser_kit import SHOTS, record_outside, require_chromium
 from standins import WORDS, StandIn, State, azure_app, self_signed
 
 pytestmark = pytest.mark.slow
@@ -72,7 +72,8 @@ def test_cloud_needs_the_baa_then_every_tab_says_where_drafts_go(browser, app, c
     page.get_by_text("Advanced", exact=True).last.click()
     page.locator("#server-ca input, #server-ca textarea").first.fill(cloud.cert)
     page.click("#server-save")
-    sync_api.expect(page.get_by_text("needs a signed Business Associate Agreement").first).to_be_visible()
+    toast = page.locator(".toast-body, [data-testid='toast-body']").first
+    sync_api.expect(toast).to_contain_text("needs a signed Business Associate Agreement")
     assert "running on this computer only" in page.locator("#status-line").inner_text()
 
     page.locator("#server-baa-tick input").check()
@@ -80,6 +81,9 @@ def test_cloud_needs_the_baa_then_every_tab_says_where_drafts_go(browser, app, c
     page.click("#server-save")
     sync_api.expect(page.locator("#server-result")).to_contain_text("Saved.", timeout=60_000)
     assert page.locator("#server-key input").input_value() == "", "the key box is emptied"
+    page.locator("#server-kind").scroll_into_view_if_needed()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "model-server.png"))
 
     page.get_by_role("tab", name="Chat").click()
     sync_api.expect(page.locator("#notices")).to_contain_text(BANNER)

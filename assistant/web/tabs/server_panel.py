@@ -20,10 +20,10 @@ from assistant.web.permissions import Gate
 HINTS = {
     LOCAL: "Drafts are written by the model on this computer. Nothing leaves it.",
     OPENAI: "A model server in your office that several computers share (vLLM, llama.cpp's llama-server, "
-            "LM Studio). Its address usually ends in /v1, for example http://10.0.0.5:8000/v1.",
-    "ollama": "Ollama on this or another computer in the office, for example http://10.0.0.5:11434.",
+            "LM Studio). Its address usually ends in /v1, for example `http://10.0.0.5:8000/v1`.",
+    "ollama": "Ollama on this or another computer in the office, for example `http://10.0.0.5:11434`.",
     AZURE: "Microsoft's Azure OpenAI Service. Use it only under a signed Business Associate Agreement. The "
-           "address is https://YOUR-RESOURCE.openai.azure.com and the model is your deployment's name.",
+           "address is `https://YOUR-RESOURCE.openai.azure.com` and the model is your deployment's name.",
     BEDROCK: "Amazon's Bedrock. Use it only under a signed Business Associate Agreement. The key is "
              "ACCESS_KEY_ID:SECRET_ACCESS_KEY; the model is its Bedrock id.",
 }
@@ -94,12 +94,16 @@ def build(services: Services) -> None:
     fields = [url, model, api_version, region, ca_file, window, connect_s, read_s, baa, provider, fallback]
     gate.lock_for_staff(Action.MANAGE_MODELS, note, [place, *fields, key, test, save])
 
-    def read(label: str, *values) -> Endpoint:  # noqa: ANN002 - the fields above, in order
-        return endpoint_of(BY_LABEL.get(label, LOCAL), *values)
+    def read(label, url_, model_, api_version_, region_, ca_file_, window_, connect_, read_, baa_, provider_,
+             fallback_) -> Endpoint:  # noqa: ANN001 - the fields, in order
+        return endpoint_of(BY_LABEL.get(label, LOCAL), url_, model_, api_version_, region_, ca_file_, window_,
+                           connect_, read_, baa_, provider_, fallback_)
 
-    def do_test(label, url_, model_, key_, *rest, request: gr.Request):  # noqa: ANN001
+    def do_test(label, url_, model_, key_, api_version_, region_, ca_file_, window_, connect_, read_, baa_,  # noqa: ANN001
+                provider_, fallback_, request: gr.Request):
         gate.check(request, Action.MANAGE_MODELS)
-        endpoint = read(label, url_, model_, *rest)
+        endpoint = read(label, url_, model_, api_version_, region_, ca_file_, window_, connect_, read_, baa_,
+                        provider_, fallback_)
         if not endpoint.remote:
             return "This computer's model needs no connection.", gr.update(visible=False), ""
         try:
@@ -110,9 +114,11 @@ def build(services: Services) -> None:
                            visible=bool(names) and endpoint.kind not in CLOUD)
         return f"**Works.** {words}", listed, ""
 
-    def do_save(label, url_, model_, key_, *rest, request: gr.Request):  # noqa: ANN001
+    def do_save(label, url_, model_, key_, api_version_, region_, ca_file_, window_, connect_, read_, baa_,  # noqa: ANN001
+                provider_, fallback_, request: gr.Request):
         gate.check(request, Action.MANAGE_MODELS)
-        endpoint = read(label, url_, model_, *rest)
+        endpoint = read(label, url_, model_, api_version_, region_, ca_file_, window_, connect_, read_, baa_,
+                        provider_, fallback_)
         try:
             endpoints.use_endpoint(services, endpoint, key_ or None, user=user_of(request))
         except Exception as exc:  # noqa: BLE001 - the edge: plain words
