@@ -21,6 +21,20 @@ class Clinician(BaseModel):
     npi: str = Field("", max_length=20)
 
 
+class Payer(BaseModel):
+    """An insurer the practice writes to: where its letters go and which of its policies to cite."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field("", max_length=160)
+    fax: str = Field("", max_length=40)
+    portal: str = Field("", max_length=300)  # where requests are filed online (shown to staff only)
+    policies: str = Field("", max_length=600)  # its medical policy numbers or titles, comma-separated
+
+    def policy_list(self) -> list[str]:
+        return [p.strip() for p in self.policies.replace(";", ",").split(",") if p.strip()]
+
+
 class PracticeProfile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -33,6 +47,12 @@ class PracticeProfile(BaseModel):
     clinicians: list[Clinician] = Field(default_factory=list, max_length=100)
     signature_block: str = Field("", max_length=1000)
     logo_path: str = Field("", max_length=500)  # an image file on this computer, optional
+    payers: list[Payer] = Field(default_factory=list, max_length=200)
+
+    def payer(self, name: str) -> Payer | None:
+        """The payer profile whose name matches ``name`` (ignoring case and spacing), or None."""
+        wanted = " ".join((name or "").lower().split())
+        return next((p for p in self.payers if wanted and " ".join(p.name.lower().split()) == wanted), None)
 
     def letterhead_lines(self) -> list[str]:
         """Name, address lines, and a phone/fax line, skipping what is empty."""

@@ -84,13 +84,10 @@ def missing_characters(text: str, coverage: frozenset[int]) -> list[str]:
     return sorted({ch for ch in text if ch != "\n" and ord(ch) not in coverage})
 
 
-def pdf_bytes(layout: Layout, title: str, fonts: list[Path] | None = None) -> bytes:
+def usable_fonts(everything: str, fonts: list[Path] | None = None) -> list[Path]:
+    """The fonts to draw ``everything`` with (the first, plus fallbacks it needs), or ``ExportError``
+    naming the characters no font here can show."""
     fonts = [f for f in (find_fonts() if fonts is None else fonts) if _cmap(f)]
-    letterhead = [printable(line) for line in layout.letterhead]
-    body = printable(layout.text.strip("\n"))
-    signature = printable(layout.signature)
-    everything = "\n".join([*letterhead, body, signature])
-
     if fonts:  # fallbacks only when the first font lacks something (they slow fpdf2 down)
         lacking = set(missing_characters(everything, _cmap(fonts[0])))
         fonts = fonts[:1] + [f for f in fonts[1:] if any(ord(ch) in _cmap(f) for ch in lacking)]
@@ -102,26 +99,32 @@ def pdf_bytes(layout: Layout, title: str, fonts: list[Path] | None = None) -> by
             f"The PDF could not be made: the text has {len(missing)} character(s) that no font on this "
             f"computer can show ({sample}). Export as Word (.docx) or text instead; your text is still on the screen."
         )
+    return fonts
 
+
+def new_pdf(title: str, author: str, fonts: list[Path]) -> tuple[FPDF, str]:
+    """A Letter-size document with the fonts added; returns it and the font family to use."""
     pdf = FPDF(format="Letter", unit="mm")
     pdf.set_title(title)
     pdf.set_creator("Practice Assistant")
-    pdf.set_author(layout.practice_name)
+    pdf.set_author(author)
     pdf.set_margins(20, 18, 20)
     pdf.set_auto_page_break(True, margin=18)
-    if fonts:
-        names = []
-        for index, path in enumerate(fonts):
-            name = f"font{index}"
-            pdf.add_font(name, "", str(path))
-            names.append(name)
-        family = names[0]
-        if len(names) > 1:
-            pdf.set_fallback_fonts(names[1:], exact_match=False)
-    else:
-        family = "helvetica"
-    pdf.add_page()
+    if not fonts:
+        return pdf, "helvetica"
+    names = []
+    for index, path in enumerate(fonts):
+        name = f"font{index}"
+        pdf.add_font(name, "", str(path))
+        names.append(name)
+    if len(names) > 1:
+        pdf.set_fallback_fonts(names[1:], exact_match=False)
+    return pdf, names[0]
 
+
+def draw(pdf: FPDF, family: str, layout: Layout) -> None:
+    """Logo, letterhead, the text and the signature block, from the current position."""
+    letterhead = [printable(line) for line in layout.letterhead]
     if layout.logo_path:
         try:
             pdf.image(layout.logo_path, w=35)
@@ -134,8 +137,21 @@ def pdf_bytes(layout: Layout, title: str, fonts: list[Path] | None = None) -> by
     if letterhead:
         pdf.ln(6)
     pdf.set_font(family, size=11)
-    pdf.multi_cell(0, 5.5, body, align="L", new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 5.5, printable(layout.text.strip("\n")), align="L", new_x="LMARGIN", new_y="NEXT")
+    signature = printable(layout.signature)
     if signature:
         pdf.ln(8)
         pdf.multi_cell(0, 5.5, signature, align="L", new_x="LMARGIN", new_y="NEXT")
+
+
+def all_text(layout: Layout) -> str:
+    return "\n".join([*(printable(line) for line in layout.letterhead), printable(layout.text),
+                      printable(layout.signature)])
+
+
+def pdf_bytes(layout: Layout, title: str, fonts: list[Path] | None = None) -> bytes:
+    chosen = usable_fonts(all_text(layout), fonts)
+    pdf, family = new_pdf(title, layout.practice_name, chosen)
+    pdf.add_page()
+    draw(pdf, family, layout)
     return bytes(pdf.output())

@@ -20,6 +20,7 @@ from assistant.web.common import (
     preset_choices,
     stopper,
 )
+from assistant.web.tabs import letter_extras
 from assistant.web.tabs import review as review_panel
 
 NAMES = list(LETTER_FIELDS)
@@ -73,6 +74,7 @@ def build(services: Services) -> gr.Dropdown:
                 buttons=[], elem_id="letter-output",
             )
             review = review_panel.build(services, "letter")
+            letter_extras.build(services, boxes, output, review)
 
     @guarded
     def draft_letter(

@@ -14,7 +14,7 @@ import gradio as gr
 from pydantic import ValidationError
 
 from assistant.app.services import Services
-from assistant.core.profile import Clinician, PracticeProfile
+from assistant.core.profile import Clinician, Payer, PracticeProfile
 from assistant.errors import AssistantError
 from assistant.security.roles import Action
 from assistant.store.profile import profile_file, save_profile
@@ -23,12 +23,22 @@ from assistant.web.permissions import Gate
 
 LOGO_TYPES = {".png", ".jpg", ".jpeg"}
 CLINICIAN_HEADERS = ["Name", "Credentials", "NPI"]
+PAYER_HEADERS = ["Payer", "Fax", "Portal", "Policy numbers (comma-separated)"]
+
+
+def payer_rows(profile: PracticeProfile) -> list[list[str]]:
+    return [[p.name, p.fax, p.portal, p.policies] for p in profile.payers] or [["", "", "", ""]]
+
+
+def _rows(table) -> list[list[str]]:  # noqa: ANN001 - a Dataframe's value: a pandas frame or lists
+    return [[str(c or "").strip() for c in list(row)] for row in (table.values.tolist() if hasattr(table, "values")
+                                                                  else table or [])]
 
 
 def current_values(services: Services) -> tuple:
     p = services.profile
     rows = [[c.name, c.credentials, c.npi] for c in p.clinicians] or [["", "", ""]]
-    return p.name, p.phone, p.fax, p.address, p.npi, p.tax_id, rows, p.signature_block
+    return p.name, p.phone, p.fax, p.address, p.npi, p.tax_id, rows, p.signature_block, payer_rows(p)
 
 
 def build(services: Services) -> tuple[list, Callable[[], tuple]]:
@@ -56,19 +66,27 @@ def build(services: Services) -> tuple[list, Callable[[], tuple]]:
         label="Signature block", value=p.signature_block, lines=4, elem_id="profile-signature",
         placeholder="Alex Rivera, PT, DPT\nLicensed Physical Therapist\nNPI 1234567893",
     )
+    payers = gr.Dataframe(
+        headers=PAYER_HEADERS, value=payer_rows(p), datatype=["str"] * 4, column_count=(4, "fixed"),
+        row_count=(1, "dynamic"), label="Payers you send letters to (chosen in the letter tab; their policy "
+        "numbers are checked in each letter)", interactive=True, elem_id="profile-payers",
+    )
     logo = gr.File(label="Logo for exported letters (optional, PNG or JPEG)", file_types=list(LOGO_TYPES), elem_id="profile-logo")
     save = gr.Button("Save practice profile", variant="primary", elem_id="profile-save")
     saved = gr.Markdown(elem_id="profile-saved")
-    fields = [name, phone, fax, address, npi, tax_id, clinicians, signature]
+    fields = [name, phone, fax, address, npi, tax_id, clinicians, signature, payers]
     gate.lock_for_staff(Action.EDIT_PROFILE, note, [*fields, logo, save])
 
-    def do_save(name_v, phone_v, fax_v, address_v, npi_v, tax_v, rows, signature_v, logo_file, request: gr.Request):
+    def do_save(name_v, phone_v, fax_v, address_v, npi_v, tax_v, rows, signature_v, payer_table, logo_file,  # noqa: ANN001
+                request: gr.Request):
         gate.check(request, Action.EDIT_PROFILE)
         people = []
         for row in (rows.values.tolist() if hasattr(rows, "values") else rows or []):
             cells = [str(c or "").strip() for c in list(row)[:3]] + [""] * 3
             if any(cells[:3]):
                 people.append(Clinician(name=cells[0], credentials=cells[1], npi=cells[2]))
+        insurers = [Payer(name=c[0], fax=c[1], portal=c[2], policies=c[3])
+                    for c in (row + [""] * 4 for row in _rows(payer_table)) if any(c[:4])]
         logo_path = services.profile.logo_path
         if logo_file:
             source = Path(logo_file)
@@ -81,7 +99,7 @@ def build(services: Services) -> tuple[list, Callable[[], tuple]]:
             profile = PracticeProfile(
                 name=name_v.strip(), phone=phone_v.strip(), fax=fax_v.strip(), address=address_v.strip(),
                 npi=npi_v.strip(), tax_id=tax_v.strip(), clinicians=people,
-                signature_block=signature_v.strip(), logo_path=logo_path,
+                signature_block=signature_v.strip(), logo_path=logo_path, payers=insurers,
             )
         except ValidationError as exc:
             field = ".".join(str(x) for x in exc.errors()[0]["loc"])
