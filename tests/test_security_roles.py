@@ -30,7 +30,10 @@ NO_ROWS = {"headers": ["Name", "Credentials", "NPI"], "data": [["", "", ""]], "m
 
 
 def profile_form(name: str) -> list:
-    return [name, "555-0100", "555-0101", "1 Main St", SECRET_NPI, "12-3456789", NO_ROWS, f"{name} signature", None]
+    payers = {"headers": ["Payer", "Fax", "Portal", "Policy numbers (comma-separated)"], "data": [["", "", "", ""]],
+              "metadata": None}
+    return [name, "555-0100", "555-0101", "1 Main St", SECRET_NPI, "12-3456789", NO_ROWS, f"{name} signature",
+            payers, None]
 
 
 # ---------------------------------------------------------------- the policy in one place
