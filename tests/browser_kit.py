@@ -1,10 +1,18 @@
 """What the browser suites share: Debian's Chromium, its flags, and a recorder of
-requests that leave this computer (tests/ is on sys.path; no __init__.py)."""
+requests that leave this computer, and the app served from a data folder
+(tests/ is on sys.path; no __init__.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,3 +42,27 @@ def record_outside(page, found: list[str]) -> None:
             found.append(request.url)
 
     page.on("request", record)
+
+
+@contextlib.contextmanager
+def served(home: Path, *args: str, wait_s: float = 180) -> Iterator[str]:
+    """``assistant serve --no-browser`` on ``home`` as a child process; yields its URL once the model
+    is ready ("The assistant is ready"), and stops it afterwards."""
+    env = {**os.environ, "ASSISTANT_HOME": str(home)}
+    proc = subprocess.Popen([sys.executable, "-m", "assistant", "serve", "--no-browser", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    assert proc.stdout is not None
+    try:
+        url, deadline = None, time.monotonic() + wait_s
+        while time.monotonic() < deadline:  # the page answers at once; wait until the model is ready too
+            line = proc.stdout.readline()
+            if not line or line.startswith("The assistant is ready"):
+                break
+            found = re.match(r"URL: (\S+)", line.strip())
+            url = url or (found.group(1) if found else None)
+        assert url, "the app did not print its URL"
+        threading.Thread(target=proc.stdout.read, daemon=True).start()
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)

@@ -5,17 +5,13 @@ computer fails the suite. The screenshots are the ones the README shows."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
-from browser_kit import SHOTS, record_outside, require_chromium
+from browser_kit import SHOTS, record_outside, require_chromium, served
 
 pytestmark = pytest.mark.slow
 
@@ -26,27 +22,8 @@ sync_api = require_chromium()
 def app_url(tmp_path_factory, demo_model_dir: Path):
     home = tmp_path_factory.mktemp("browser-home")
     shutil.copytree(demo_model_dir, home / "models" / demo_model_dir.name)
-    env = {**os.environ, "ASSISTANT_HOME": str(home)}
-    proc = subprocess.Popen([sys.executable, "-m", "assistant", "serve", "--no-browser"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    assert proc.stdout is not None
-    url = None
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline and url is None:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        found = re.match(r"URL: (\S+)", line.strip())
-        url = found.group(1) if found else None
-    assert url, "the app did not print its URL"
-    while time.monotonic() < deadline:  # the page answers at once; wait until the model is ready too
-        line = proc.stdout.readline()
-        if not line or line.startswith("The assistant is ready"):
-            break
-    threading.Thread(target=proc.stdout.read, daemon=True).start()
-    yield url, home
-    proc.terminate()
-    proc.wait(timeout=15)
+    with served(home) as url:
+        yield url, home
 
 
 @pytest.fixture(scope="module")

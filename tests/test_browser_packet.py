@@ -4,16 +4,12 @@ with a cover sheet addressed to that payer, in Debian's Chromium."""
 from __future__ import annotations
 
 import io
-import os
 import re
-import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
-from browser_kit import record_outside, require_chromium
+from browser_kit import record_outside, require_chromium, served
 from pypdf import PdfReader
 
 pytestmark = pytest.mark.slow
@@ -30,21 +26,8 @@ def app_url(tmp_path_factory, demo_model_dir: Path):
     home = tmp_path_factory.mktemp("packet-home")
     save_profile(home, PracticeProfile(name="Riverside Therapy Group", fax="555-0101",
                                        payers=[Payer(name="Example Health Plan", fax="555-0199")]))
-    env = {**os.environ, "ASSISTANT_HOME": str(home)}
-    proc = subprocess.Popen([sys.executable, "-m", "assistant", "serve", "--no-browser"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    url, deadline = None, time.monotonic() + 180
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line or line.startswith("The assistant is ready"):
-            break
-        found = re.match(r"URL: (\S+)", line.strip())
-        url = url or (found.group(1) if found else None)
-    assert url, "the app did not print its URL"
-    threading.Thread(target=proc.stdout.read, daemon=True).start()
-    yield url
-    proc.terminate()
-    proc.wait(timeout=15)
+    with served(home) as url:
+        yield url
 
 
 def test_payer_profile_then_fax_packet(browser, app_url):

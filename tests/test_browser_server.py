@@ -7,16 +7,10 @@ its own, so the admin also gives the CA file; the real service cannot be reached
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
-import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
-from browser_kit import SHOTS, record_outside, require_chromium
+from browser_kit import SHOTS, record_outside, require_chromium, served
 from standins import WORDS, StandIn, State, azure_app, self_signed
 
 pytestmark = pytest.mark.slow
@@ -39,21 +33,8 @@ def cloud(tmp_path_factory):
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, demo_model_dir: Path):
     home = tmp_path_factory.mktemp("server-home")
-    env = {**os.environ, "ASSISTANT_HOME": str(home)}
-    proc = subprocess.Popen([sys.executable, "-m", "assistant", "serve", "--no-browser"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    url, deadline = None, time.monotonic() + 180
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line or line.startswith("The assistant is ready"):
-            break
-        found = re.match(r"URL: (\S+)", line.strip())
-        url = url or (found.group(1) if found else None)
-    assert url, "the app did not print its URL"
-    threading.Thread(target=proc.stdout.read, daemon=True).start()
-    yield url, home
-    proc.terminate()
-    proc.wait(timeout=15)
+    with served(home) as url:
+        yield url, home
 
 
 def test_cloud_needs_the_baa_then_every_tab_says_where_drafts_go(browser, app, cloud):

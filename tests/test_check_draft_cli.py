@@ -117,3 +117,32 @@ def test_the_real_command(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["missing_sections"] == ["Assessment"]
+
+
+def test_letter_checklist_in_json_cites_the_saved_payer(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--kind letter`` adds "checklist": the twelve items in order, each present or missing with a hint; the
+    payer named in the fields is looked up in the saved profile, so its policy is checked for."""
+    import yaml
+
+    from assistant.checks import LABELS
+    from assistant.core.profile import Payer, PracticeProfile
+    from assistant.store.config import Config
+    from assistant.store.profile import save_profile
+
+    letter = yaml.safe_load((Path(__file__).parent / "data" / "letters" / "complete-02-pt-knee.yaml").read_text())
+    fields, draft = write(tmp_path, {k: str(v) for k, v in letter["fields"].items()}, letter["draft"])
+    code, out = run(capsys, "--input", str(fields), "--draft", str(draft), "--kind", "letter", "--json")
+    assert code == 0
+    checklist = json.loads(out)["checklist"]
+    assert [c["item"] for c in checklist] == list(LABELS)
+    assert all({"item", "present", "hint"} <= set(c) and c["hint"] for c in checklist)
+    assert [c["item"] for c in checklist if c["present"] is not True] == ["payer_policy"]  # no payer on file: unknown
+
+    save_profile(Config.load().paths.root, PracticeProfile(payers=[Payer(name=letter["fields"]["payer"],
+                                                                         policies="LCD L33631, PT-022")]))
+    code, out = run(capsys, "--input", str(fields), "--draft", str(draft), "--kind", "letter")
+    assert code == 0 and "Ready to send?" in out
+    assert "[MISSING] The payer's policy cited: Cite the payer's policy: LCD L33631; PT-022." in out
+
+    code, out = run(capsys, "--input", str(fields), "--draft", str(draft), "--kind", "note", "--json")
+    assert "checklist" not in json.loads(out)  # notes have no checklist

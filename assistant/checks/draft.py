@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from assistant.checks.checklist import ChecklistItem, check_letter
 from assistant.checks.codes import UNKNOWN, CodeCheck, check_letter_codes, check_requested_codes
 from assistant.checks.grounding import check_grounding
 from assistant.checks.sections import check_sections
-from assistant.checks.text import Flag
+from assistant.checks.text import Flag, field_text
 from assistant.core.kinds import CHECKED
 from assistant.errors import InputError, where_failed
 
@@ -35,25 +36,18 @@ class DraftCheck:
     missing_sections: list[str] = field(default_factory=list)
     codes: dict[str, CodeCheck] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    checklist: list[ChecklistItem] = field(default_factory=list)  # letters only: "Ready to send?"
 
     def as_dict(self) -> dict[str, object]:
-        return {
+        shown = {
             "flags": [f.as_dict() for f in self.flags],
             "missing_sections": list(self.missing_sections),
             "codes": {code: check.as_dict() for code, check in self.codes.items()},
             "notes": list(self.notes),
         }
-
-
-def field_text(value: object) -> str:
-    """A form value as text: None is empty, numbers are written out, lists are joined."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list | tuple):
-        return ", ".join(field_text(v) for v in value)
-    return str(value)
+        if self.checklist:
+            shown["checklist"] = [item.as_dict() for item in self.checklist]
+        return shown
 
 
 def _overlaps(flag: Flag, others: list[Flag]) -> bool:
@@ -68,12 +62,14 @@ def check_draft(
     profile_text: str = "",
     *,
     today: dt.date | None = None,
+    payer_policies: Sequence[str] = (),
 ) -> DraftCheck:
     """Check a note or letter draft. ``fields``: what the user typed, by field
     name (codes in ``cpt_codes`` and ``icd10_codes``). ``required_sections``:
     headings the draft must have, in order (None or [] for none).
     ``profile_text``: ``PracticeProfile.as_text()``. Today's date counts as
-    supported (letters are dated today)."""
+    supported (letters are dated today). A letter also gets its "Ready to send?" checklist, citing
+    ``payer_policies`` (the chosen payer's policy numbers) when known."""
     if kind not in KINDS:
         raise InputError(f"'{kind}' is not a kind of draft the assistant checks. Use 'note' or 'letter'.")
     draft = draft if isinstance(draft, str) else field_text(draft)
@@ -118,6 +114,13 @@ def check_draft(
     if unreadable:
         notes.append(f"{unreadable} piece(s) of the code fields could not be read as codes; see the code list.")
 
+    checklist: list[ChecklistItem] = []
+    if kind == "letter":
+        try:
+            checklist = check_letter(fields or {}, checked, payer_policies=payer_policies)
+        except Exception as exc:
+            log.error("letter checklist failed: %s", where_failed(exc))
+            notes.append("The ready-to-send checklist stopped unexpectedly; go through the letter by hand.")
     missing_sections = check_sections(checked, required_sections or [])
     flags.sort(key=lambda f: (f.start, f.end))
     if len(flags) > MAX_FLAGS:
@@ -125,4 +128,4 @@ def check_draft(
         flags = flags[:MAX_FLAGS]
     log.info("draft check (%s): %d chars, %d flags, %d missing sections, %d codes",
              kind, len(draft), len(flags), len(missing_sections), len(codes))
-    return DraftCheck(flags, missing_sections, codes, notes)
+    return DraftCheck(flags, missing_sections, codes, notes, checklist)

@@ -104,3 +104,14 @@ def normalize_plain(text: str) -> str:
     if text.isascii():
         return text
     return _NON_ASCII.sub(lambda m: "".join(_normalize_char(c) for c in m.group()), text)
+
+
+def field_text(value: object) -> str:
+    """A form value as text: None is empty, numbers are written out, lists are joined."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list | tuple):
+        return ", ".join(field_text(v) for v in value)
+    return str(value)

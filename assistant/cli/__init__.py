@@ -1,6 +1,6 @@
 """Command line: ``assistant [serve] [--port N] [--no-browser] [--model PATH]`` and the admin
 commands, one module each: ``serve``, ``presets``, ``system`` (doctor, models, support-bundle),
-``check_draft``, ``accounts`` (users, audit) and ``bench``.
+``check_draft``, ``read_denial``, ``accounts`` (users, audit) and ``bench``.
 
 Plain ``assistant`` behaves as a double-click: serve and open the browser.
 Domain errors become a plain message and a non-zero exit, never a traceback.
@@ -13,7 +13,7 @@ import argparse
 import logging
 import sys
 
-from assistant.cli import accounts, bench, check_draft, convert, presets, serve, system
+from assistant.cli import accounts, bench, check_draft, convert, presets, read_denial, serve, system
 from assistant.cli.output import say, setup_logging
 from assistant.errors import AssistantError, where_failed
 from assistant.install import about
@@ -22,7 +22,7 @@ from assistant.store.config import Config
 
 log = logging.getLogger("assistant")
 
-COMMANDS = {"serve": serve, "presets": presets, "check-draft": check_draft, "audit": accounts,
+COMMANDS = {"serve": serve, "presets": presets, "check-draft": check_draft, "read-denial": read_denial, "audit": accounts,
             "users": accounts, "bench": bench, "convert-model": convert, **{name: system for name in system.SYSTEM_COMMANDS}}
 
 
@@ -30,9 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="assistant", description="Practice Assistant: private drafting on this computer.")
     parser.add_argument("--version", action="version", version=about.version_line())
     # The list a person sees; convert-model is the app's own child process, not for people.
-    shown = "serve,presets,check-draft,users,audit,doctor,models,support-bundle,bench"
+    shown = "serve,presets,check-draft,read-denial,users,audit,doctor,models,support-bundle,bench"
     sub = parser.add_subparsers(dest="command", metavar="{" + shown + "}")
-    for module in (serve, presets, system, check_draft, accounts, bench, convert):
+    for module in (serve, presets, system, check_draft, read_denial, accounts, bench, convert):
         module.add(sub)
     return parser
 

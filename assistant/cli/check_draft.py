@@ -1,7 +1,9 @@
 """``assistant check-draft --input FIELDS.json --draft DRAFT.txt [--kind note|letter] [--json]``:
 the command-line adapter of ``check_draft``. Reads the two files, finds the
 required sections from ``note_format``, adds the saved practice profile as
-supporting text, and prints JSON or a readable summary.
+supporting text, and prints JSON or a readable summary. A letter also gets the
+"Ready to send?" checklist (``"checklist"`` in the JSON), citing the saved payer's
+policies when the fields name a payer on file.
 
 Exit 0 when the check ran (whatever it found); 2 with a plain message when a
 file cannot be read or is not what is expected.
@@ -102,6 +104,11 @@ def summary(result: DraftCheck, draft: str, kind: str) -> str:
         lines.append("Codes:")
         for code, check in result.codes.items():
             lines.append(f"  {code}: {check.message}")
+    if result.checklist:
+        lines.append("Ready to send?")
+        for item in result.checklist:
+            mark = {True: "yes", False: "MISSING", None: "unknown"}[item.present]
+            lines.append(f"  [{mark}] {item.label}: {item.hint}")
     for note in result.notes:
         lines.append(f"Note: {note}")
     return "\n".join(lines)
@@ -129,8 +136,10 @@ def run(config: object, args: argparse.Namespace) -> int:
     extra: list[str] = []
     sections = required_sections(kind, fields, extra)
     root = getattr(getattr(config, "paths", None), "root", None)
-    profile_text = load_profile(root).as_text() if root is not None else ""
-    result = check_draft(kind, fields, draft, sections, profile_text)
+    profile = load_profile(root) if root is not None else None
+    payer = profile.payer(str(fields.get("payer") or "")) if profile is not None else None
+    result = check_draft(kind, fields, draft, sections, profile.as_text() if profile is not None else "",
+                         payer_policies=payer.policy_list() if payer is not None else ())
     result = replace(result, notes=[*result.notes, *extra])
     if args.json:
         emit(json.dumps(result.as_dict(), ensure_ascii=True))

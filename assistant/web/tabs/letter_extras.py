@@ -64,5 +64,7 @@ def build(services: Services, boxes: dict, output: gr.Textbox, review) -> None: 
 
     private = dict(queue=False, api_visibility="private")
     payer_pick.select(lambda name: name, payer_pick, boxes["payer"], **private)
-    make.click(do_packet, [output, review.approved, boxes["payer"], notes, payer_pick], packet, **private)
+    # Queued, so that a refusal ("Approve the letter first") shows as a message box.
+    make.click(do_packet, [output, review.approved, boxes["payer"], notes, payer_pick], packet,
+               api_visibility="private")
     packet_box.expand(on_open, None, [payer_pick, notes], **private)

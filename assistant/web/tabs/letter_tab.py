@@ -20,7 +20,7 @@ from assistant.web.common import (
     preset_choices,
     stopper,
 )
-from assistant.web.tabs import letter_extras
+from assistant.web.tabs import appeal_panel, letter_extras
 from assistant.web.tabs import review as review_panel
 
 NAMES = list(LETTER_FIELDS)
@@ -57,6 +57,7 @@ def build(services: Services) -> gr.Dropdown:
                 preset_choices(presets), value=first.id if first else None, label="Letter type",
                 info=first.description if first else None, elem_id="letter-preset",
             )
+            wire_appeal = appeal_panel.build(services)
             for name in NAMES:
                 spec = KNOWN_FIELDS["prior_auth"][name]
                 boxes[name] = gr.Textbox(
@@ -75,6 +76,7 @@ def build(services: Services) -> gr.Dropdown:
             )
             review = review_panel.build(services, "letter")
             letter_extras.build(services, boxes, output, review)
+    wire_appeal(preset, boxes["denial_details"])
 
     @guarded
     def draft_letter(

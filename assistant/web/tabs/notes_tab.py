@@ -34,6 +34,7 @@ from assistant.web.common import (
     stopper,
     user_of,
 )
+from assistant.web.tabs import medicare_panel
 from assistant.web.tabs import review as review_panel
 
 NOTE_FIELDS = list(KNOWN_FIELDS["progress_note"])  # description, goals, measures
@@ -109,6 +110,7 @@ def build(services: Services) -> tuple[gr.Dropdown, tuple[Callable, list]]:
                 example = gr.Button("Try an example", variant="secondary", elem_id="note-example")
                 draft = gr.Button("Write the note", variant="primary", elem_id="note-draft")
                 stop = gr.Button("Stop", variant="stop", elem_id="note-stop")
+            medicare_panel.build()
         with gr.Column(scale=1):
             output = gr.Textbox(
                 label="Draft note (you can edit it here)", lines=22, max_lines=60, interactive=True,

@@ -22,7 +22,8 @@ from typing import Any
 import gradio as gr
 
 from assistant.app.services import Services
-from assistant.checks import DraftCheck, check_draft
+from assistant.checks import ChecklistItem, DraftCheck, check_draft
+from assistant.core.presets import KNOWN_FIELDS
 from assistant.security.audit import text_hash
 from assistant.store.exports import export_docx, export_pdf, export_txt
 from assistant.web.common import guarded, refusal, user_of
@@ -50,10 +51,11 @@ class Review:
     copy: gr.Button
     buttons: dict[str, gr.Button]
     download: gr.File
+    checklist: gr.Markdown | None = None  # letters: "Ready to send?"
 
     @property
     def check_outputs(self) -> list:
-        return [self.highlight, self.summary, self.checked, self.reviewed]
+        return [self.highlight, self.summary, self.checked, self.reviewed, *([self.checklist] if self.checklist else [])]
 
     def reset(self) -> tuple[Callable[[], tuple], None, list]:
         """(fn, inputs, outputs) of an event that makes the draft a draft again (new draft, rewrite)."""
@@ -99,7 +101,27 @@ def summary_text(result: DraftCheck, where: str) -> str:
     return "\n".join(lines)
 
 
+CHECKLIST_WAITING = "**Ready to send?** When a letter is written, what payers look for is checked here."
+
+
+def checklist_text(items: list[ChecklistItem]) -> str:
+    """The "Ready to send?" list: each item found, missing (what to add, and in which box) or unknown."""
+    missing = [i for i in items if i.present is False]
+    head = (f"**Ready to send?** {len(missing)} of {len(items)} things payers look for "
+            f"{'is' if len(missing) == 1 else 'are'} missing. Add them in the form, not by guessing, then write "
+            "the letter again or edit it and press “Check again”." if missing else
+            f"**Ready to send?** All {sum(i.present is True for i in items)} things payers look for were found.")
+    lines = [head]
+    for i in items:
+        mark = {True: "✔", False: "✘", None: "•"}[i.present]
+        box = KNOWN_FIELDS["prior_auth"].get(i.field)
+        where = f" → fill in **{box.label}**" if i.present is False and box else ""
+        lines.append(f"- {mark} **{i.label}**: {i.hint}{where}")
+    return "\n".join(lines)
+
+
 def build(services: Services, prefix: str) -> Review:
+    checklist = gr.Markdown(CHECKLIST_WAITING, elem_id=f"{prefix}-checklist") if prefix == "letter" else None
     with gr.Group():
         summary = gr.Markdown("When a draft is written, it is checked here against what you typed.",
                               elem_id=f"{prefix}-check-summary")
@@ -117,7 +139,7 @@ def build(services: Services, prefix: str) -> Review:
         buttons = {fmt: gr.Button(f"Download .{fmt}", elem_id=f"{prefix}-export-{fmt}") for fmt in EXPORTERS}
     download = gr.File(label="Your document", visible=False, interactive=False, elem_id=f"{prefix}-download")
     return Review(highlight, summary, gr.State(None), gr.State(""), status, reviewed, check_again, approve, copy,
-                  buttons, download)
+                  buttons, download, checklist)
 
 
 def checker(services: Services, kind: str, fields_of: Callable[..., tuple[dict[str, Any], list[str]]]):
@@ -125,15 +147,21 @@ def checker(services: Services, kind: str, fields_of: Callable[..., tuple[dict[s
     ``fields_of`` turns the form inputs into (fields, required sections)."""
     where = "your notes" if kind == "note" else "your form"
 
+    def extra(checklist: str) -> tuple[str, ...]:
+        return (checklist,) if kind == "letter" else ()
+
     @guarded
     def run(*values: Any):
         *inputs, draft = values
         draft = draft or ""
         if not draft.strip():
-            return [], "Nothing to check yet: write a draft first.", None, False
+            return [], "Nothing to check yet: write a draft first.", None, False, *extra(CHECKLIST_WAITING)
         fields, sections = fields_of(*inputs)
-        result = check_draft(kind, fields, draft, sections, services.profile.as_text())
-        return segments(draft, result), summary_text(result, where), checked_record(draft, len(result.flags)), False
+        payer = services.profile.payer(str(fields.get("payer") or "")) if kind == "letter" else None
+        result = check_draft(kind, fields, draft, sections, services.profile.as_text(),
+                             payer_policies=payer.policy_list() if payer is not None else ())
+        return (segments(draft, result), summary_text(result, where), checked_record(draft, len(result.flags)), False,
+                *extra(checklist_text(result.checklist)))
 
     return run
 
