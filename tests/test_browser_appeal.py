@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from browser_kit import record_outside, require_chromium, served
+from browser_kit import SHOTS, record_outside, require_chromium, served
 
 pytestmark = pytest.mark.slow
 sync_api = require_chromium()
@@ -79,6 +79,12 @@ def test_pasted_denial_becomes_an_appeal_that_is_checked(page):
     assert page.locator("#letter-output textarea").input_value().strip()
     # The form gave no NPI: the checklist says so and names the box to fill, never a made-up number.
     sync_api.expect(checklist).to_contain_text("fill in Provider NPI")
+    sync_api.expect(checklist).to_contain_text("fill in Why the denial should be overturned")  # as this type names it
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.set_viewport_size({"width": 1280, "height": 1400})
+    page.evaluate("window.scrollTo(0, document.querySelector('#letter-checklist').getBoundingClientRect().top"
+                  " + window.scrollY - 500)")
+    page.screenshot(path=str(SHOTS / "appeal-checklist.png"))
 
 
 def test_uploaded_pdf_is_read_then_removed(page, app, tmp_path):
@@ -123,3 +129,4 @@ def test_medicare_helpers(page):
     units = page.locator("#medicare-units-out")
     sync_api.expect(units).to_contain_text("40 timed minutes: bill 3 units")
     sync_api.expect(units).to_contain_text("97140: 1 unit (7 min)")
+    page.locator("#medicare-box").screenshot(path=str(SHOTS / "medicare-helpers.png"))

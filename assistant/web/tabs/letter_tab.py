@@ -69,12 +69,13 @@ def build(services: Services) -> gr.Dropdown:
                 example = gr.Button("Try an example", variant="secondary", elem_id="letter-example")
                 draft = gr.Button("Write the letter", variant="primary", elem_id="letter-draft")
                 stop = gr.Button("Stop", variant="stop", elem_id="letter-stop")
+            checklist = gr.Markdown(review_panel.CHECKLIST_WAITING, elem_id="letter-checklist")
         with gr.Column(scale=1):
             output = gr.Textbox(
                 label="Draft letter (you can edit it here)", lines=30, max_lines=80, interactive=True,
                 buttons=[], elem_id="letter-output",
             )
-            review = review_panel.build(services, "letter")
+            review = review_panel.build(services, "letter", checklist)
             letter_extras.build(services, boxes, output, review)
     wire_appeal(preset, boxes["denial_details"])
 
@@ -122,14 +123,20 @@ def build(services: Services) -> gr.Dropdown:
         validator=check_fields,
     )
 
-    def fields_of(*values: str):
-        return {name: value or "" for name, value in zip(NAMES, values, strict=True)}, None
+    def fields_of(*values: str):  # the form's boxes, then the letter type
+        return {name: value or "" for name, value in zip(NAMES, values[:len(NAMES)], strict=True)}, None
+
+    def labels_of(*values: str) -> dict[str, str]:
+        """The boxes the chosen letter type shows, by the names it gives them."""
+        chosen = services.presets.presets.get(values[-1] or "")
+        return {f.name: f.label for f in chosen.resolved_fields()} if chosen is not None else {}
 
     check_outputs = review.check_outputs
-    run_check = review_panel.checker(services, "letter", fields_of)
-    event.then(run_check, [*inputs, output], check_outputs, queue=False, api_visibility="private")
+    run_check = review_panel.checker(services, "letter", fields_of, labels_of)
+    event.then(run_check, [*inputs, preset, output], check_outputs, queue=False, api_visibility="private")
     draft.click(*review.reset(), queue=False, api_visibility="private")
-    review.check_again.click(run_check, [*inputs, output], check_outputs, queue=False, api_visibility="private")
+    review.check_again.click(run_check, [*inputs, preset, output], check_outputs, queue=False,
+                             api_visibility="private")
     review_panel.wire(services, review, output, "letter", preset)
     stop.click(stopper(services), None, None, cancels=[event], queue=False, api_visibility="private")
     example.click(try_example, preset, inputs, queue=False, api_visibility="private")

@@ -104,8 +104,10 @@ def summary_text(result: DraftCheck, where: str) -> str:
 CHECKLIST_WAITING = "**Ready to send?** When a letter is written, what payers look for is checked here."
 
 
-def checklist_text(items: list[ChecklistItem]) -> str:
-    """The "Ready to send?" list: each item found, missing (what to add, and in which box) or unknown."""
+def checklist_text(items: list[ChecklistItem], labels: dict[str, str] | None = None) -> str:
+    """The "Ready to send?" list: each item found, missing (what to add, and in which box) or unknown.
+    ``labels``: the form's boxes as the chosen letter type names them (default: the usual names)."""
+    labels = labels if labels is not None else {name: f.label for name, f in KNOWN_FIELDS["prior_auth"].items()}
     missing = [i for i in items if i.present is False]
     head = (f"**Ready to send?** {len(missing)} of {len(items)} things payers look for "
             f"{'is' if len(missing) == 1 else 'are'} missing. Add them in the form, not by guessing, then write "
@@ -114,14 +116,13 @@ def checklist_text(items: list[ChecklistItem]) -> str:
     lines = [head]
     for i in items:
         mark = {True: "✔", False: "✘", None: "•"}[i.present]
-        box = KNOWN_FIELDS["prior_auth"].get(i.field)
-        where = f" → fill in **{box.label}**" if i.present is False and box else ""
-        lines.append(f"- {mark} **{i.label}**: {i.hint}{where}")
+        box = labels.get(i.field) if i.present is False else None
+        lines.append(f"- {mark} **{i.label}**: {i.hint}" + (f" → fill in **{box}**" if box else ""))
     return "\n".join(lines)
 
 
-def build(services: Services, prefix: str) -> Review:
-    checklist = gr.Markdown(CHECKLIST_WAITING, elem_id=f"{prefix}-checklist") if prefix == "letter" else None
+def build(services: Services, prefix: str, checklist: gr.Markdown | None = None) -> Review:
+    """The panel under a draft; ``checklist`` (letters): where the "Ready to send?" list is shown."""
     with gr.Group():
         summary = gr.Markdown("When a draft is written, it is checked here against what you typed.",
                               elem_id=f"{prefix}-check-summary")
@@ -142,9 +143,11 @@ def build(services: Services, prefix: str) -> Review:
                   buttons, download, checklist)
 
 
-def checker(services: Services, kind: str, fields_of: Callable[..., tuple[dict[str, Any], list[str]]]):
-    """A handler: (*inputs, draft) -> highlighted draft, summary, what was checked, the tick cleared.
-    ``fields_of`` turns the form inputs into (fields, required sections)."""
+def checker(services: Services, kind: str, fields_of: Callable[..., tuple[dict[str, Any], list[str]]],
+            labels_of: Callable[..., dict[str, str]] | None = None):
+    """A handler: (*inputs, draft) -> highlighted draft, summary, what was checked, the tick cleared (and for a
+    letter its checklist). ``fields_of`` turns the form inputs into (fields, required sections); ``labels_of``
+    the inputs into the names of the boxes shown (where a missing checklist item is filled in)."""
     where = "your notes" if kind == "note" else "your form"
 
     def extra(checklist: str) -> tuple[str, ...]:
@@ -161,7 +164,7 @@ def checker(services: Services, kind: str, fields_of: Callable[..., tuple[dict[s
         result = check_draft(kind, fields, draft, sections, services.profile.as_text(),
                              payer_policies=payer.policy_list() if payer is not None else ())
         return (segments(draft, result), summary_text(result, where), checked_record(draft, len(result.flags)), False,
-                *extra(checklist_text(result.checklist)))
+                *extra(checklist_text(result.checklist, labels_of(*inputs) if labels_of else None)))
 
     return run
 
