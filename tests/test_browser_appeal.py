@@ -111,14 +111,14 @@ def test_medicare_helpers(page):
     page.locator("#medicare-session input").fill("53")
     page.click("#medicare-psych")
     sync_api.expect(page.locator("#medicare-psych-out")).to_contain_text("bill 90837")
+    page.locator("#medicare-year input").fill("1800")
+    page.click("#medicare-kx")
+    sync_api.expect(page.locator(".toast-body, [data-testid='toast-body']").first).to_contain_text("four-digit year")
     page.locator("#medicare-year input").fill("2026")
     page.locator("#medicare-spent input").fill("2600")
     page.click("#medicare-kx")
     sync_api.expect(page.locator("#medicare-kx-out")).to_contain_text("$2,480")
     sync_api.expect(page.locator("#medicare-kx-out")).to_contain_text("$120 past the threshold")
-    page.locator("#medicare-year input").fill("1800")
-    page.click("#medicare-kx")
-    sync_api.expect(page.locator(".toast-body, [data-testid='toast-body']").first).to_contain_text("four-digit year")
 
     for cell, value in (("0-0", "97110"), ("0-1", "33"), ("1-0", "97140"), ("1-1", "7")):
         page.locator(f"#medicare-minutes [data-testid='cell-{cell}']").click()
