@@ -13,10 +13,25 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
+from assistant.checks.checklist_cues import (
+    _ACTIVITIES,
+    _BEFORE,
+    _HARM,
+    _IF_DENIED,
+    _LIMITS,
+    _MEASURE,
+    _NOT_TARGET,
+    _PREDICT,
+    _RESULT,
+    _SKILLED,
+    _TIMEFRAME,
+    _TREATED,
+    DATE,
+    N,
+)
 from assistant.checks.codes import ICD10, UNKNOWN, CodeCheck, check_code, check_letter_codes, parse_codes
-from assistant.checks.facts import FREQ, MONTH, NUM
+from assistant.checks.facts import FREQ
 from assistant.checks.text import field_text, normalize_plain
-from assistant.checks.vocab import MEDICATION_LOOKUP
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +74,6 @@ def _item(item: str, ok: bool, found: str, missing: str, field: str = "justifica
     return ChecklistItem(item, LABELS[item], ok, found if ok else missing, "" if ok else field)
 
 
-N = rf"(?<![\w.]){NUM}"
-DATE = (rf"(?:(?<![\w/])\d{{1,2}}/\d{{1,2}}/(?:\d{{4}}|\d{{2}})(?![\w/])|(?<![\w-])\d{{4}}-\d\d-\d\d(?!\w)"
-        rf"|\b{MONTH}\.?\s\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s\d{{4}})?\b|\b{MONTH}\.?,?\s\d{{4}}\b"
-        rf"|\b\d{{1,2}}\s{MONTH}\s\d{{4}}\b)")
 _SENTENCE_END = re.compile(r"(?<=[.!?;])(?<!^\d\.)(?<!\bM[rsx]\.)(?<!\bMrs\.)(?<!\bDr\.)(?<!e\.g\.)\s+"
                            r"|\s+(?=\(\d{1,2}\)\s)")
 _GOAL_WORD = re.compile(r"\b(?:goals?|objectives?|targets?|STGs?|LTGs?|expected outcomes?)\b", _I)
@@ -187,6 +198,7 @@ major mixed combined generalized part region upper lower end following affecting
 history phase uncomplicated routine healing ear elsewhere classified mention status onset childhood adult""".split())
 _GENERIC = set("""pain disorder disorders disease syndrome difficulty lack deficit dysfunction dysfunctions weakness
 muscle muscles tendon tendons joint limb abnormality abnormal symptoms condition""".split())
+_SITES = set("""knee hip shoulder elbow wrist hand finger thumb ankle foot toe neck thigh leg arm forearm jaw""".split())
 _SUFFIX = re.compile(r"(?<=\w{3})(?:ations?|ities|ness|ings?|ions?|ity|ive|ous|ful|ed|es|ic|al|ly|s|e|y)$")
 # A description's word -> other words a letter may use for it ("_" is a space).
 _SYNONYMS = {word: tuple(w.replace("_", " ") for w in alts.split(",")) for word, alts in (e.split("=") for e in """
@@ -197,7 +209,9 @@ dysphonia=voice,hoarse obsessional=ocd,obsessive,compulsive fluency=stutter,stut
 aphasia=word_finding,word-finding anxiety=anxious,worry infarction=stroke,cva cerebral=stroke,cva
 hemiplegia=hemiparesis femur=hip humerus=shoulder disc=disk,herniated,herniation intervertebral=disk,herniated
 coordination=uncoordinated,clumsy,dyspraxia,motor_planning vertigo=dizzy,bppv dizziness=dizzy,vertigo muscle=muscular
-phobia=fear,anxiety alcohol=drinking artificial=replacement,arthroplasty,tka,tha""".split())}
+phobia=fear,anxiety alcohol=drinking artificial=replacement,arthroplasty,tka,tha
+knee=acl,mcl,pcl,meniscus,meniscal,patella,patellar,tka hip=femur,femoral,tha shoulder=rotator_cuff,humerus,glenohumeral
+wrist=radius,radial,carpal hand=carpal,metacarpal ankle=achilles,talus,malleolus""".split())}
 
 
 def _mentions(word: str, stems: set[str], low: str) -> bool:
@@ -227,7 +241,9 @@ def _codes_consistent(requested: list[tuple[str, CodeCheck]], text: str) -> Chec
         text = re.sub(rf"(?<![\w.]){re.escape(key[:3])}\.?{re.escape(key[3:])}(?!\w)(?:{label})?", " ", text, flags=_I)
     low = text.lower()
     stems = {_SUFFIX.sub("", w) for w in re.findall(r"[a-z]{3,}", low)}
-    unmatched = [c for c in checks if not any(_mentions(w, stems, low) for w in _concepts(c.description))]
+    unmatched = [c for c in checks if not any(_mentions(w, stems, low) for w in _concepts(c.description)) or (
+        sites := _SITES & set(re.findall(r"[a-z]+(?! of)\b", c.description.lower()))) and not any(  # M17.12 is the knee:
+        _mentions(w, stems, low) for w in sites)]  # a letter about the hip does not describe it
     listed = "; ".join(f"{c.code} ({c.description})" for c in unmatched)
     return _item("codes_consistent", not unmatched, "The letter describes the condition each diagnosis code names.",
                  f"The letter does not describe {listed}: describe the condition, or check the code.")
@@ -249,75 +265,6 @@ _NOT_SERVICE = re.compile(r"\b(?:birth|born|dob|injur\w*|surg\w*|onset|accident|
 _TOKEN = re.compile(r"[a-z0-9]+(?:[.-][a-z0-9]+)*")  # a policy's words and numbers ("cpb", "0325", "8.03.01")
 
 
-def _alt(words: str) -> str:  # a word list as a regex matching any one: "*" is any ending, "_" a space
-    return r"\b(?:" + "|".join(w.replace("*", r"\w*").replace("_", r"\s+") for w in words.split()) + r")\b"
-
-
-_TESTS = _alt(r"""ODI Oswestry NDI LEFS QuickDASH DASH FOTO PSFS KOOS WOMAC Berg BBS TUG Timed_Up_and_Go DGI FGA Tinetti
-6MWT 6-?minute_walk 10MWT 10-?meter_walk gait_speed FIM PHQ-?9 PHQ-?A GAD-?7 PCL-?5 BDI(?:-?II)? BAI Y-?BOCS SCARED
-Vanderbilt CGI DASS(?:-?21)? AUDIT CELF(?:-?\d)? PLS(?:-?\d)? GFTA(?:-?\d)? PPVT EOWPVT WAB Western_Aphasia_Battery
-aphasia_quotient BDAE Boston_Naming FOIS EAT-?10 MBSImP MoCA SLUMS MMSE BOT-?2 Beery VMI PDMS(?:-?2)? Peabody Vineland
-PEDI COPM Sensory_Profile SSI grip pinch MMT dynamometer 9-?hole_peg nine-?hole_peg Box_and_Blocks""")
-_MEASURE = re.compile(
-    rf"{_TESTS}[^.;\n]{{0,40}}?(?<![\w-])\d|{N}\s?(?:%|percent|\u00b0|degrees?|deg\b|lbs?\b|pounds?|kg\b|"
-    r"kilograms?|seconds?|secs?\b|s\b|feet|ft\b|meters?|metres?|inches|cm\b|mph|m/s|wpm|words per minute)"
-    rf"|{N}\s?(?:/|out of)\s?(?:10|ten)\b(?!/)|(?<![\d/])\d{{1,3}}[+-]?\s?/\s?\d{{1,3}}(?![\d/])|\b\d+\s(?:of|out of)\s\d+\b"
-    r"|\b(?:score[sd]?|scoring|rated|standard score|T-score|raw score|quotient|accuracy|intelligibility)\b"
-    rf"[^.;\n]{{0,20}}?{N}|{N}(?:st|nd|rd|th)\s+percentile"
-    rf"|\b(?:toleran\w*|tolerat\w*|sit\w*|stand\w*|walk\w*)\b[^.;\n]{{0,30}}?{N}\s?(?:minutes?|mins?\b)", _I)
-_ACTIVITY = _alt("""walk* ambulat* stairs? steps curbs? dress* bath* shower* groom* toilet* hygiene self-care lift*
-carry* reach* overhead bend* kneel* squat* driv* sleep* sit sits sitting stand* asleep transfers? work* job duties
-employment school class* homework chores housework household cook* meals? eat* feed* swallow* drink* typing writ*
-handwriting grasp* hold* jars? button* shopping errands play* recess commun* speak* talk* conversation* read* social*
-friends relationships? parenting childcare care_for community i?adls? daily_activities daily_living""")
-_LIMIT = _alt(r"""unable cannot can't can_not could_not couldn't not_able inability difficult* limit* restrict* impair*
-unsafe trouble struggl* (?:requires?|needs?|needing)\s+(?:\w+\s+)?(?:assist\w*|help|cues|supervision) dependen* avoid*
-miss* stopped no_longer only\s+(?:able|tolerat\w*|for|\d) toleran* interfer* prevent* keeps?_(?:him|her|them)_from
-(?:max|mod|min)\w*\s+assist\w* painful pain_(?:with|when|during) reduced decreased poor disrupt* affect*
-impact*""")
-_ACTIVITIES, _LIMITS = re.compile(_ACTIVITY, _I), re.compile(_LIMIT, _I)  # both in one sentence
-_TREATED = re.compile(_alt(r"""physical_therapy occupational_therapy speech(?:-language)?_therapy therapy PT OT
-treatment home_exercises? HEP exercises? stretching medications? meds injections? steroids? cortisone NSAIDs?
-chiropractic massage acupuncture dry_needling counsel+ing psychotherapy CBT DBT EMDR sessions visits brac(?:e|ing)
-splint* orthotics? orthos[ie]s straps? taping rest ice heat surgery arthroplasty TENS conservative_care antidepressants?
-SSRIs? hospitali[sz]ation inpatient intensive_outpatient IOP early_intervention school-based IEP support_group cane
-walker wheelchair devices? equipment prolonged_exposure exposure_therapy """
-                           + " ".join(sorted(MEDICATION_LOOKUP, key=len, reverse=True))), _I)
-_BEFORE = re.compile(_alt(r"""prior(?!\s+auth) previous* past tried finished used was_on gave brought helped did_not
-didn't trials? attempted completed received underwent undergone had has_had started began took taking has_been
-was_(?:treated|prescribed|seen|referred|given|started) failed despite since ago in_20\d\d to_date so_far already
-last_(?:year|month|spring|summer|fall|winter) attended participated initial_authorization"""), _I)
-_RESULT = re.compile(_alt("""improv* relief reliev* help* benefit* no_change unchanged plateau* progress* gains? wors*
-persist* fail* ineffective not_effective did_not didn't without minimal partial* resolved reduc* decreas* increas*
-better continu* still remain* respon* recurr* returned despite results? success* effective now met achieved enough""")
-                     + r"|\bfrom\s+\d\S*(?:\s+\S+)?\s+to\s+\d"  # "from 14 lb to 28 lb"
-                     r"|\bat\s+(?:eval\w*|intake|baseline)\b[^.;]{0,40}\b(?:now|at)\b", _I)  # "52 at intake, 41 at ..."
-_TIMEFRAME = re.compile(rf"{N}\s*(?:-|to)?\s*(?:\d+\s*)?-?\s*(?:weeks?|wks?|months?|mos?|days?|sessions?|visits?)\b"
-                        rf"|\b(?:by|before|on or before)\s+(?:{DATE}|(?:week|visit|session|month)\s+\d+)"
-                        r"|\bby (?:the )?(?:end of (?:the )?(?:authorization|certification|treatment|plan of care|"
-                        r"episode|school year|semester|period)|discharge|re-?evaluation)\b"
-                        r"|\b(?:for|during|in|within|by the end of) (?:this|the) (?:\w+ ){0,2}?period\b", _I)
-# Numbers in a goal that are no target: test names (PHQ-9), list numbers, goal numbers, dates.
-_NOT_TARGET = re.compile(rf"\b[A-Za-z]+-\d+\b|\b\d+MWT\b|^[\W\d]{{0,4}}|\b(?:goal|STG|LTG)\s*#?\d+|\(\d+\)|{DATE}", _I)
-_SKILLED = re.compile(
-    r"\bskilled\b(?!\s+nursing)|\bexpertise\b|\b(?:licensed|certified|credentialed|trained|qualified)\s+(?:[\w-]+\s+)"
-    r"{0,3}?(?:therapist|clinician|pathologist|professional|psychologist|counselor|social worker|provider|practitioner)"
-    r"|\bclinical (?:judgment|judgement|decision[- ]making|reasoning|expertise)|\bcannot be (?:\w+ )?(?:performed|done|"
-    r"carried out|provided|delivered|managed|completed|taught|progressed)\s+(?:by|without|independently|at home|alone)"
-    r"|\b(?:specialized|specialised|professional)\s+(?:training|treatment|intervention|techniques?|care|guidance)"
-    r"|\bskills? of (?:an? |the )?(?:[\w-]+\s+){0,3}?(?:therapist|clinician|pathologist|psychologist|professional)", _I)
-_CARE = r"(?:treatment|therapy|services|care|intervention|sessions|visits|authorization|coverage|PT|OT|rehab\w*)"
-_IF_DENIED = re.compile(  # "without therapy", "if this request is denied", "a delay in care", "left untreated"
-    rf"\bwithout\s+(?:[\w-]+\s+){{0,3}}?(?:{_CARE}|counsel+ing|psychotherapy|support)\b|\bif\s+(?:[\w-]+\s+){{0,6}}?"
-    r"(?:denied|not (?:approved|authorized|covered|provided|continued|treated|received)|discontinued|stopped|delayed)"
-    rf"|\b(?:denial|delay|interruption|discontinuation|lapse|gap|loss|absence|lack)\s+(?:of|in)\s+(?:[\w-]+\s+){{0,2}}?"
-    rf"{_CARE}|\babsent\s+(?:\w+\s+)?{_CARE}|\buntreated\b|\bdenying (?:this|the|these)\b|\bfailure to "
-    r"(?:authorize|approve|treat|provide)", _I)
-_HARM = re.compile(_alt("""falls? falling surg* hospitali* emergency readmi* declin* regress* deteriorat* wors* los[es]
-losing loss job employment injur* chronic* disabilit* permanent* institution* placement nursing_(?:home|facility)
-higher_level_of_care relaps* decompensat* suicid* self-harm harm aspiration pneumonia dependen* contracture* fracture*
-crisis risks?"""), _I)
-
 
 def _units_dates(visits: str, text: str, sentences: Sentences) -> ChecklistItem:
     plain = [s for s, _ in sentences]
@@ -332,11 +279,15 @@ def _units_dates(visits: str, text: str, sentences: Sentences) -> ChecklistItem:
                  "visits")
 
 
+_PLAN = re.compile(r"\b(?:will|plan(?:s|ned)?|going to|would)\b", _I)  # what is to come is no result
+
+
 def _prior_treatment(sentences: Sentences) -> ChecklistItem:
     tried = result = False
     for index, (s, goal) in enumerate(sentences):
         if not goal and _TREATED.search(s) and _BEFORE.search(s):
-            tried, result = True, result or bool(_RESULT.search(" ".join(t for t, _ in sentences[index:index + 3])))
+            after = [t for t, goal in sentences[index + 1:index + 3] if not goal and not _PLAN.search(t)]
+            tried, result = True, result or bool(_RESULT.search(" ".join([s, *after[:2]])))
     return _item("prior_treatment", result, "Says what was tried before and how it went.",
                  "Says what was tried before but not how it went: add the result (e.g. 'without improvement')." if tried
                  else "Add the treatment tried before (therapy, home exercise, medication...) and how it went.")
@@ -378,7 +329,7 @@ def check_letter(fields: Mapping[str, object], draft: str, *,
     sentences, requested = _sentences(text), _requested(values, draft)
     measure, function = _first(sentences, _MEASURE), _first(sentences, _ACTIVITIES, _LIMITS)
     skilled = _first(sentences, _SKILLED, goals_too=True)
-    risk = _first(sentences, _IF_DENIED, _HARM, goals_too=True)
+    risk = _first(sentences, _IF_DENIED, _HARM, goals_too=True) or _first(sentences, _IF_DENIED, _PREDICT)
     items = [
         _patient(values, draft), _provider(values, draft), _codes_valid(requested), _codes_consistent(requested, text),
         _units_dates(values["visits"], text, sentences),

@@ -18,8 +18,9 @@ from assistant.checks.denial_cues import (
     _BACK,
     _DEAR,
     _DEFICIT,
-    _FOLLOW,
+    _DESCRIBES,
     _FLAW,
+    _FOLLOW,
     _HEAD,
     _NEG,
     _RULE,
@@ -138,7 +139,7 @@ def _one(cats: list[str]) -> str:
 
 
 def _clauses(sentence: str) -> list[str]:
-    parts = re.split(r"(?<=;)\s+|,\s+(?=(?:and|but)\s+(?:the|there|no|not|it|they|we|you|your)\b)", sentence)
+    parts = re.split(r"(?<=;)\s+|,\s+(?=(?:and|but)\s+(?:the|there|no|not|it|they|we|you|your|this|that|these|those|his|her|their)\b)", sentence)
     return [c for c in parts if len(c.split()) >= 3] or [sentence]
 
 
@@ -150,7 +151,7 @@ def _reasons_in(flat: list[tuple[str, int, bool]], cut: int) -> list[DenialReaso
     intro: tuple[int, str, bool] | None = None  # (block, text, binds): a line ending in ":" before a list
     pending: dict | None = None  # a criterion stated, not (yet) said to be lacking
     texts = [s[cut:].lstrip(" :.-") if k == 0 and cut else s for k, (s, _, _) in enumerate(flat)]
-    for k, ((_, unit, item), sentence) in enumerate(zip(flat, texts)):
+    for k, ((_, unit, item), sentence) in enumerate(zip(flat, texts, strict=True)):
         if not sentence:
             continue
         if not item and sentence.endswith(":") and k + 1 < len(flat) and flat[k + 1][2]:
@@ -164,9 +165,10 @@ def _reasons_in(flat: list[tuple[str, int, bool]], cut: int) -> list[DenialReaso
         if _SKIP.search(sentence):
             continue
         mine = [f for f in found if f["block"] == block]
-        rule = _RULE.search(sentence) and not _NEG.search(sentence)
         for clause in _clauses(sentence):
             cats, strong = categorize(f"{intro[1]} {clause}" if part and intro else clause)
+            rule = _RULE.search(clause) and not _NEG.search(clause) or not item and _DESCRIBES.search(
+                clause) and not _DEFICIT.search(clause)  # "We reviewed the notes, which document progress."
             ok = not rule and (not gated or _DEFICIT.search(clause) or part or "coding" in cats)
             if not cats or not ok:
                 if not cats and pending and pending["block"] == block and _DEFICIT.search(clause) and _BACK.search(

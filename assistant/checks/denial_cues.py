@@ -28,7 +28,7 @@ _STRONG = {
     "coding": _rx(r"\b(?:cpt|hcpcs|icd(?:-?10)?(?:-?cm)?|procedure|diagnos[ie]s|diagnostic|billing|billed|z"
         r"|revenue)\s+codes?\b[^.;]{0,80}?\b(?:invalid|not valid|no longer (?:valid|active|in use|billable)|replaced"
         r"|deleted|outdated|expired|retired|incorrect|wrong|truncated|unspecified|inconsistent|mismatch\w*"
-        r"|not (?:an? )?(?:valid|specific|billable|payable|recognized|appropriate|consistent|compatible|correct|accepted|allowed)"
+        r"|not (?:an? )?(?:valid|complete|specific|billable|payable|recognized|appropriate|consistent|compatible|correct|accepted|allowed)"
         r"|(?:does|do|did) not (?:match|support|correspond))|\b(?:invalid|deleted|outdated|expired|retired|incorrect"
         r"|wrong|truncated|unspecified|mismatched|non-?specific|unlisted|not (?:a )?(?:valid|billable|payable"
         r"|specific)|(?:a )?(?:current|valid|correct)) (?:[\w-]+\s+){0,3}?(?:codes?|diagnos[ie]s|cpt|icd)\b"
@@ -38,7 +38,7 @@ _STRONG = {
         r"|\bnot supported by the (?:\w+\s+)?diagnos[ie]s\b|\bmodifiers?\b|\bcoded\b[^.;]{0,40}\bspecific|\b(?:is|are"
         r"|be) (?:coded|billed) (?:as )?[A-Z]?\d{4}|\b(?:coding|code) (?:error|mismatch|conflict)"
         r"|\bnot (?:support|match|justify|correspond to)\b[^.;]{0,80}?\b(?:cpt|hcpcs)\b|\b(?:screening|history|z|symptom"
-        r"|category|header|manifestation|external cause)[- ]codes?\b|\bcategory (?:heading|header)\b|\bdiagnos[ie]s\b[^.;]{0,120}?\b(?:does|did|do)\s+not"
+        r"|category|header|manifestation|external cause)[- ]codes?\b|\bcategory (?:heading|header)\b|\bcannot be billed\b|\b(?:missing|added|required|additional|seventh|sixth|fifth)\s+(?:\w+\s+)?characters?\b|\bdiagnos[ie]s\b[^.;]{0,120}?\b(?:does|did|do)\s+not"
         r"\s+(?:support|match|correspond|justify|align)|\b(?:diagnos[ie]s|codes?) and (?:the )?(?:procedures?|cpt|services?)"
         r"(?: codes?)? (?:are|were|is) (?:inconsistent|mismatched|not consistent|not compatible)"),
     "documentation": _rx(r"\b<DOC>\b(?:\s+[\w,'()/.-]+){0,9}?\s+(?:(?:is|are|was|were|has"
@@ -54,7 +54,7 @@ _STRONG = {
         r"|management|measures|options|approaches)\b|\b(?:prior|previous|past|earlier|recent|initial|first-line"
         r"|first line)\s+(?:course|episode|trial|round|attempt|therapy|therapies|treatments?|care|services"
         r"|interventions?|medications?|counseling|psychotherapy|outpatient|physical therapy|occupational therapy"
-        r"|speech therapy|pt|ot|programs?)\b|\bhome exercise\b|\bhep\b|\bstep therapy\b|\b(?:first tried"
+        r"|speech therapy|pt|ot|programs?)\b|\bhome exercise\b|\bhep\b|\b(?:tried|attempted|had|received|completed)\s+(?:[\w-]+\s+){0,4}?(?:therapy|treatment|care|counseling|medications?|outpatient\w*)\s+(?:\w+\s+){0,2}?(?:before|previously|first|earlier)\b|\bstep therapy\b|\b(?:first tried"
         r"|tried (?:\w+ ){0,6}?first)\b|\b(?:trial|course)s?\s+of\s+(?:[\w-]+\s+){0,3}?(?:therapy|treatment"
         r"|medications?|medicines?|exercises?|nsaids?|injections?|bracing|splinting|outpatient|counseling)|\b(?:less"
         r"|lower)[- ](?:intensive|level)\b[^.;]{0,80}?\b(?:tried|attempted|failed|completed|used first)\b|\b(?:tried"
@@ -79,7 +79,7 @@ _STRONG = {
         r"|\bterminated\b|\bcoverage\s+(?:[\w-]+\s+)?(?:ended|ends|terminated|lapsed|inactive|expired|was not active"
         r"|had ended|has ended)|\bout[- ]of[- ]network\b|\bnon-?(?:participating|contracted|network)\b"
         r"|\boutside (?:of )?(?:the |our |your )?(?:plan'?s? )?network\b|\bnot (?:in|part of"
-        r"|within) (?:[\w']+\s+){0,2}?network\b|\bnot (?:contracted|credentialed|participating)\b|\breferrals?\b"
+        r"|within) (?:[\w']+\s+){0,2}?network\b|\bnot (?:yet )?(?:contracted|credentialed|participating)\b|\breferrals?\b"
         r"|\b(?:wrong|incorrect|outdated|correct|proper|required|old|\d{4})\s+(?:[\w-]+\s+){0,2}?(?:form|portal|fax"
         r"|address|department|vendor|payer)\b|\bversion of the (?:[\w-]+\s+){0,4}?form\b|\bportal\b|\bby fax\b"
         r"|\b(?:must|should) be (?:submitted|sent|requested|made) (?:through|via|using|on|to)\b|\b(?:untimely"
@@ -91,7 +91,7 @@ _STRONG = {
         r"|therapy) (?:starts?|begins?|(?:is|are) (?:provided|given))\b|\bduplicate\b|\bnpi\b"),
     # A benefit limit reached is no error to correct: "other", as are exclusions (below, in _GENERIC).
     "other": _rx(r"\b(?:visit|benefit|annual|calendar[- ]year|yearly|plan[- ]year|lifetime)\s+(?:limit|maximum|max"
-        r"|cap)\b|\b(?:limit|maximum|cap) of \d+\b|\bexhausted\b|\bused (?:all|up|\d+)\b|\b(?:covers?|allows?"
+        r"|cap)\b|\b(?:limit|maximum|cap) of \d+\b|\bexhausted\b|\bused (?:all|up|\d+|in full)\b|\bhas been used\b|\bbeyond (?:this|the|that|its|their) (?:\w+ )?limit\b|\b(?:limit|maximum)\b[^.;]{0,30}\b(?:reached|met)\b|\b(?:covers?|allows?"
         r"|limited to) (?:up to )?\d+ (?:[\w-]+\s+){0,3}?(?:visits|sessions|days|units) (?:each|per|a|every)\b"),
     "medical_necessity": _rx(r"\bexpectation\b[^.;]{0,40}?\bimprov|\b(?:not|un)likely to (?:improve|benefit)"
         r"|not expected to (?:improve|benefit|make|result)|\bplateau\w*|\bmaintenance\b|\b(?:stayed"
@@ -139,6 +139,9 @@ _RULE = _rx(r"\b(?:polic(?:y|ies)|guidelines?|criteria|rules?|manual|plan|medica
     r"|requires?|asks?|allows?|says|states|expects?)\b|^(?:[\w'-]+\s+){1,3}?(?:requires?|covers?|asks? (?:for|that))\b"
     r"|\b(?:is|are)\s+(?:only\s+)?(?:considered\s+)?(?:medically necessary|covered|reasonable and necessary)\s+(?:only\s+)?"
     r"(?:when|if|for)\b|^(?:under|per)\s+(?:this|our|the)\s+(?:[\w-]+\s+)?(?:polic(?:y|ies)|guidelines?|criteria|rules)\b")
+# A sentence that says what was received, not what is lacking.
+_DESCRIBES = _rx(r"\bwe (?:reviewed|received|read|looked at)\b|\b(?:which|that) (?:documents?|shows?|includes?|lists?"
+    r"|describes?)\b")
 _NEG = _rx(r"\b(?:not|no|never|none|without|lack\w*|missing|cannot)\b|n't\b")
 _FOLLOW = _rx(r"^(?:without (?:this|that|these|those|them|it)|because of (?:this|that)|so|therefore|as a result)\b")
 _HEAD = _rx(r"^(?:the\s+)?(?:(?:reasons?|basis|rationale|explanation|grounds|summary)\s+(?:for|of)\s+(?:the\s+|this\s+"

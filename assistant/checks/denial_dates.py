@@ -20,7 +20,7 @@ _NOT_SERVICE = _rx(r"\b(?:birth|dob|born|coverage|ended|terminated|eligib\w*|dat
     r"|later than|before)\b[^.]{0,25}$|\b(?:is|was|are) from\s+$")
 _REF = _rx(r"(?P<label>(?:\b(?:prior\s+)?(?:reference|ref|case|authori[sz]ation|auth|pre-?certification|precert"
     r"|certification|tracking|review|determination|notice|episode|um|confirmation|request"
-    r"|claim)\b[\s/&-]*){1,3})(?P<suffix>(?:number|num|no\.?|nbr|#|id|identifier)?)\s*(?P<sep>[:#]"
+    r"|claim)\b\.?[\s/&-]*){1,3})(?P<suffix>(?:number|num|no\.?|nbr|#|id|identifier)?)\s*(?P<sep>[:#]"
     r"|is)?\s*#?(?P<ref>[A-Z0-9][A-Z0-9-]{2,}[A-Z0-9])\b")
 _UNITS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9}
 _TENS = {"ten": 10, "fourteen": 14, "fifteen": 15, "twenty": 20, "thirty": 30, "forty": 40, "forty-five": 45,
@@ -102,14 +102,16 @@ def find_deadline(units: list[tuple[str, bool]], letter: dt.date | None, today: 
     for unit_no, (unit, _) in enumerate(units):
         if not _APPEAL.search(unit) and not (unit_no and _APPEAL.search(units[unit_no - 1][0])):
             continue
+        before = ""
         for sentence in sentences(unit):
             for m in [*_DATE.finditer(sentence), *_DAYS.finditer(sentence)]:
                 head = sentence[:m.start()]
                 head = head[max((c.end() for c in _CLAUSE_END.finditer(head)), default=0):]
                 tail = sentence[m.end():]
                 tail = tail[:next((c.start() for c in _CLAUSE_END.finditer(tail)), len(tail))]
-                clause = head + m[0] + tail
-                if _DECOY.search(clause) or not (_APPEAL_CUE.search(clause) or _APPEAL_CUE.search(unit[:200])):
+                clause = head + m[0] + tail  # "You must ask within 10 days." leans on the sentence before
+                context = clause if _APPEAL_CUE.search(clause) else f"{before} {clause}"
+                if _DECOY.search(context) or not (_APPEAL_CUE.search(context) or _APPEAL_CUE.search(unit[:200])):
                     continue
                 later = bool(_LATER_LEVEL.search(clause))
                 if "n" in m.groupdict():  # a count of days
@@ -119,6 +121,7 @@ def find_deadline(units: list[tuple[str, bool]], letter: dt.date | None, today: 
                 elif (when := _date(m, letter or today)) and _EXPLICIT.search(head[-30:]) and (
                         not letter or when > letter):
                     found.append((2 * later, when, len(found), sentence))
+            before = sentence
     _, when, _, words = min(found or [(0, None, 0, "")], key=lambda f: (f[0], f[1] or dt.date.max, f[2]))
     return (when.isoformat() if when else ""), " ".join(words.split())
 
