@@ -56,6 +56,32 @@ def test_a_deficient_letter_has_exactly_its_planted_gaps_flagged(path: Path):
     assert flagged(items) == set(letter["planted"]), [(i.item, i.hint) for i in items if i.present is not True]
 
 
+# Cases written later by writers who had not seen the rules (first-sight figures in the README). The rules were
+# corrected on letters-holdout afterwards, so every one of its cases must come out exactly.
+HOLDOUT = sorted((LETTERS.parent / "letters-holdout").glob("*.yaml"))
+BLIND = sorted((LETTERS.parent / "letters-blind").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", HOLDOUT, ids=lambda p: p.stem)
+def test_letters_written_without_seeing_the_rules(path: Path):
+    letter = load(path)
+    assert path.stem.startswith("complete") == (letter["planted"] == [])
+    items = run(letter)
+    assert flagged(items) == set(letter["planted"]), [(i.item, i.hint) for i in items if i.present is not True]
+
+
+def test_the_last_blind_set_as_measured():
+    """letters-blind was corrected on only in general ways after its first sight (README): it still has 3 of its 13
+    planted gaps missed and 1 present item flagged; this holds the rules to no worse than that."""
+    planted = missed = false_flags = 0
+    for path in BLIND:
+        letter = load(path)
+        found, want = flagged(run(letter)), set(letter["planted"])
+        planted, missed, false_flags = planted + len(want), missed + len(want - found), false_flags + len(found - want)
+    assert len(BLIND) == 10 and planted == 13
+    assert missed <= 3 and false_flags <= 1, (missed, false_flags)
+
+
 def test_the_planted_gaps_cover_every_item():
     planted = {item for path in DEFICIENT for item in load(path)["planted"]}
     assert planted == set(LABELS)

@@ -68,6 +68,26 @@ def test_accuracy_on_the_letters(field: str) -> None:
     assert share >= 0.9, f"{field}: {share:.0%} right\n" + "\n".join(lines)
 
 
+# Sets written later, each by a writer who had not seen the reader's rules (and, for the last, none of the other
+# letters): their first-sight figures are in the README. The reader was corrected on the first two afterwards.
+WRITTEN_BLIND = [FOLDER.parent / name for name in ("denials-unseen", "denials-holdout", "denials-blind")]
+
+
+@pytest.mark.parametrize("folder", WRITTEN_BLIND, ids=lambda folder: folder.name)
+def test_letters_written_without_seeing_the_rules(folder: Path) -> None:
+    """The issue's measure: the reasons, the reference and the deadline all right in at least 90% of the letters."""
+    letters, wrong = sorted(folder.glob("*.txt")), []
+    assert len(letters) >= 10
+    wants = [expected(letter) for letter in letters]
+    assert set().union(*(w["categories"] for w in wants)) >= SIX
+    for letter, want in zip(letters, wants, strict=True):
+        got = read_denial(letter.read_text(encoding="utf-8"))
+        found = (sorted({r.category for r in got.reasons}), got.reference, got.deadline)
+        if found != (sorted(set(want["categories"])), want["reference"], want["deadline"]):
+            wrong.append(f"{letter.stem}: expected {want}, got {found}")
+    assert len(wrong) <= 0.1 * len(letters), "\n".join(wrong)
+
+
 def test_the_api_shape() -> None:
     denial = read_denial((FOLDER / "01-commercial-pt-criteria.txt").read_text(encoding="utf-8"))
     shape = denial.as_dict()
@@ -102,7 +122,7 @@ def test_scanned_text_is_made_whole() -> None:
     assert [r.category for r in reasons] == ["prior_care", "documentation"]
 
 
-@pytest.mark.parametrize("written", ["11/20/2026", "November 20, 2026", "2026-11-20", "Nov. 20, 2026", "Nov 20 2026",
+@pytest.mark.parametrize("written", ["20 November 2026", "20th of November, 2026", "11/20/2026", "November 20, 2026", "2026-11-20", "Nov. 20, 2026", "Nov 20 2026",
                                      "November 20th, 2026", "11-20-2026", "11/20/26"])
 def test_date_forms(written: str) -> None:
     letter = f"Acme Health Plan\nDate: {written}\nCase #: AC-20261120\n\nDear Member,\n\nYour request is denied " \

@@ -76,7 +76,8 @@ def _item(item: str, ok: bool, found: str, missing: str, field: str = "justifica
 
 _SENTENCE_END = re.compile(r"(?<=[.!?;])(?<!^\d\.)(?<!\bM[rsx]\.)(?<!\bMrs\.)(?<!\bDr\.)(?<!e\.g\.)\s+"
                            r"|\s+(?=\(\d{1,2}\)\s)")
-_GOAL_WORD = re.compile(r"\b(?:goals?|objectives?|targets?|STGs?|LTGs?|expected outcomes?)\b", _I)
+_GOAL_WORD = re.compile(r"\b(?:goals?|objectives|objective(?!\s+(?:findings|measures?|data|exam\w*|tests?|testing"
+                        r"|results?|information|signs?|status|assessment))|targets?|STGs?|LTGs?|expected outcomes?)\b", _I)
 _GOAL_CUE = re.compile(
     _GOAL_WORD.pattern + r"|\bwill\s+(?:be\s+able|independently|demonstrate|improve|increase|decrease|reduce|achieve"
     r"|return|walk|ambulate|tolerate|complete|report|produce|use|score|identify|lift|climb|perform|maintain|initiate"
@@ -329,7 +330,9 @@ def check_letter(fields: Mapping[str, object], draft: str, *,
     sentences, requested = _sentences(text), _requested(values, draft)
     measure, function = _first(sentences, _MEASURE), _first(sentences, _ACTIVITIES, _LIMITS)
     skilled = _first(sentences, _SKILLED, goals_too=True)
-    risk = _first(sentences, _IF_DENIED, _HARM, goals_too=True) or _first(sentences, _IF_DENIED, _PREDICT)
+    headed = [(f"{s} {n}", g) for (s, _), (n, g) in zip(sentences, sentences[1:], strict=False) if _is_heading(s)]
+    risk = _first(sentences, _IF_DENIED, _HARM, goals_too=True) or _first([*sentences, *headed], _IF_DENIED, _PREDICT)
+    risk = risk or _first(headed, _IF_DENIED, _HARM)  # under an "If not approved" heading
     items = [
         _patient(values, draft), _provider(values, draft), _codes_valid(requested), _codes_consistent(requested, text),
         _units_dates(values["visits"], text, sentences),

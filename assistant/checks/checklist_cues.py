@@ -53,7 +53,8 @@ walker wheelchair devices? equipment prolonged_exposure exposure_therapy """
 _BEFORE = re.compile(_alt(r"""prior(?!\s+auth) previous* past tried finished used was_on gave brought helped did_not
 didn't trials? attempted completed received underwent undergone had has_had started began took taking has_been
 was_(?:treated|prescribed|seen|referred|given|started) failed despite since ago in_20\d\d to_date so_far already
-last_(?:year|month|spring|summer|fall|winter) attended participated initial_authorization saw sent_home"""), _I)
+last_(?:year|month|spring|summer|fall|winter) attended participated initial_authorization saw sent_home prescribed was_given gave_(?:her|him|them) did_the
+in_(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*"""), _I)
 _RESULT = re.compile(_alt("""improv* relief reliev* help* benefit* no_change unchanged plateau* progress* gains? wors*
 persist* fail* ineffective not_effective did_not didn't without minimal partial* resolved reduc* decreas* increas*
 better continu* still remain* respon* recurr* returned despite results? success* effective now met achieved enough""")
@@ -80,7 +81,9 @@ _SKILLED = re.compile(
     rf"\s+an?\s+(?:[\w-]+\s+){{0,3}}?{_CLINICIAN}|{_CLINICIAN}\s+(?:must|needs? to|has to|is (?:needed|required) to|who can)"
     r"\s+(?:\w+\s+)?(?:judge|interpret|assess|grade|adjust|progress|choose|select|monitor|evaluate|analy[sz]e|modify"
     r"|adapt|design|build|tailor|titrate|read|recogni[sz]e|identify|decide)\b|\bnot something (?:\w+\s+){0,3}?can"
-    r"|\bcannot be (?:handed|turned) over\b", _I)
+    r"|\bcannot be (?:handed|turned) over\b"
+    rf"|\b(?:needs?|requires?) an? (?:[\w-]+\s+){{0,3}}?{_CLINICIAN}\s+(?:to|who)\b|\b(?:why|reasons?) (?:this|the|it|therapy|care"
+    rf"|treatment|she|he|they) (?:\w+ ){{0,2}}?(?:needs?|requires?) an? (?:[\w-]+\s+){{0,2}}?{_CLINICIAN}", _I)
 _CARE = r"(?:treatment|therapy|services|care|intervention|sessions|visits|authorization|coverage|PT|OT|rehab\w*)"
 _IF_DENIED = re.compile(  # "without therapy", "if this request is denied", "a delay in care", "left untreated"
     rf"\bwithout\s+(?:[\w-]+\s+){{0,3}}?(?:{_CARE}|counsel+ing|psychotherapy|support)\b|\bif\s+(?:[\w-]+\s+){{0,6}}?"

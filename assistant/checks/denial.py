@@ -74,7 +74,7 @@ def _dated(line: str) -> str:
     return _PAGE_TAIL.sub("", line) if _YEAR.search(line) and _PAGE.match(line) else line
 
 
-_ITEM = re.compile(r"^(?:\(?\d{1,2}[.)]|\(?[a-hA-H][.)]|[-*•·▪●◦]|\u2013)\s+")
+_ITEM = re.compile(r"(?i)^(?:reason\s+\d{1,2}\s*(?:--|-|:|\.)|\(?\d{1,2}[.)]|\(?[a-hA-H][.)]|[-*•·▪●◦]|\u2013)\s+")
 _LABEL = re.compile(r"^(?=.{0,79}$)[A-Z][\w/&().,'#-]*(?:\s+[\w/&().,'#-]+){0,4}\s*:\s*\S(?:\S*\s+){0,9}\S*$")
 _KEEP_HYPHEN = {"self", "non", "follow", "out", "well", "peer", "step", "long", "short", "full", "part", "evidence"}
 
@@ -168,7 +168,7 @@ def _reasons_in(flat: list[tuple[str, int, bool]], cut: int) -> list[DenialReaso
         for clause in _clauses(sentence):
             cats, strong = categorize(f"{intro[1]} {clause}" if part and intro else clause)
             rule = _RULE.search(clause) and not _NEG.search(clause) or not item and _DESCRIBES.search(
-                clause) and not _DEFICIT.search(clause)  # "We reviewed the notes, which document progress."
+                clause) and not _NEG.search(clause)  # "We reviewed the notes, which document progress."
             ok = not rule and (not gated or _DEFICIT.search(clause) or part or "coding" in cats)
             if not cats or not ok:
                 if not cats and pending and pending["block"] == block and _DEFICIT.search(clause) and _BACK.search(

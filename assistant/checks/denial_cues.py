@@ -41,7 +41,7 @@ _STRONG = {
         r"|category|header|manifestation|external cause)[- ]codes?\b|\bcategory (?:heading|header)\b|\bcannot be billed\b|\b(?:missing|added|required|additional|seventh|sixth|fifth)\s+(?:\w+\s+)?characters?\b|\bdiagnos[ie]s\b[^.;]{0,120}?\b(?:does|did|do)\s+not"
         r"\s+(?:support|match|correspond|justify|align)|\b(?:diagnos[ie]s|codes?) and (?:the )?(?:procedures?|cpt|services?)"
         r"(?: codes?)? (?:are|were|is) (?:inconsistent|mismatched|not consistent|not compatible)"),
-    "documentation": _rx(r"\b<DOC>\b(?:\s+[\w,'()/.-]+){0,9}?\s+(?:(?:is|are|was|were|has"
+    "documentation": _rx(r"\b<DOC>\b(?:\s+[\w,'()/.-]+){0,12}?\s+(?:(?:is|are|was|were|has"
         r"|have)\s+(?:been\s+)?(?:also\s+)?)?<GONE>|\b(?:no|missing|without|lacks?|lacking|(?:did|do"
         r"|does) not (?:receive|get|have|include)|have not received|never received)\W+(?:[\w'()-]+\s+){0,4}?<DOC>\b"
         r"|\b(?:information|documentation|records?|request|submission|packet|file"
@@ -91,9 +91,9 @@ _STRONG = {
         r"|therapy) (?:starts?|begins?|(?:is|are) (?:provided|given))\b|\bduplicate\b|\bnpi\b"),
     # A benefit limit reached is no error to correct: "other", as are exclusions (below, in _GENERIC).
     "other": _rx(r"\b(?:visit|benefit|annual|calendar[- ]year|yearly|plan[- ]year|lifetime)\s+(?:limit|maximum|max"
-        r"|cap)\b|\b(?:limit|maximum|cap) of \d+\b|\bexhausted\b|\bused (?:all|up|\d+|in full)\b|\bhas been used\b|\bbeyond (?:this|the|that|its|their) (?:\w+ )?limit\b|\b(?:limit|maximum)\b[^.;]{0,30}\b(?:reached|met)\b|\b(?:covers?|allows?"
+        r"|cap)\b|\b(?:limit|maximum|cap) of \d+\b|\bexhausted\b|\bused (?:all|up|\d+|in full)\b|\bno (?:\w+ )?(?:visits|sessions|days|units) (?:left|remaining)\b|\bhas been used\b|\bbeyond (?:this|the|that|its|their) (?:\w+ )?limit\b|\b(?:limit|maximum)\b[^.;]{0,30}\b(?:reached|met)\b|\b(?:covers?|allows?"
         r"|limited to) (?:up to )?\d+ (?:[\w-]+\s+){0,3}?(?:visits|sessions|days|units) (?:each|per|a|every)\b"),
-    "medical_necessity": _rx(r"\bexpectation\b[^.;]{0,40}?\bimprov|\b(?:not|un)likely to (?:improve|benefit)"
+    "medical_necessity": _rx(r"\b(?:no longer|not) (?:making|showing) (?:\w+ )?progress\b|\bexpectation\b[^.;]{0,40}?\bimprov|\b(?:not|un)likely to (?:improve|benefit)"
         r"|not expected to (?:improve|benefit|make|result)|\bplateau\w*|\bmaintenance\b|\b(?:stayed"
         r"|remained) (?:about |roughly |largely |mostly )?(?:the same|unchanged|stable|flat)\b|\bno (?:further |significant |meaningful )?(?:improvement"
         r"|progress)\b|\bnot (?:improving|progressing)\b|\bgoals?\b[^.;]{0,40}?\b(?:been|were|are|is|was) (?:met"
@@ -130,7 +130,8 @@ _DEFICIT = _rx(r"\b(?:retro(?:active|spective)\w*|untimely|not|no|never|none|nor
     r"|exceed\w*|above|den(?:y|ied|ial)|wrong|incorrect|mismatch\w*|older|stale|late|after|before|instead|rather|only"
     r"|must|requires?|required|excluded|ended|terminated|maintenance|plateau\w*|more than|same|already|need(?:s"
     r"|ed)? (?:more|additional|further|current|updated|recent))\b|n't\b")
-_SKIP = _rx(r"\b(?:is not|does not mean|doesn't mean|not) (?:a |an )?(?:decision|determination|statement|judgment"
+_SKIP = _rx(r"\b(?:did|do|does) not (?:make a decision|decide|review|rule)\b|\bnot (?:on |based on )?(?:a )?(?:review|finding)"
+    r" (?:of|about|on)\b|\b(?:is not|does not mean|doesn't mean|not) (?:a |an )?(?:decision|determination|statement|judgment"
     r"|finding) (?:about|on|of|that|whether)\b|\bcopy of\b|\bfree of charge\b|\btty\b|\bcall (?:us|member)\b")
 _BACK = _rx(r"\b(?:this|these|those|them|it)\b")  # a sentence that points back to the one before
 _FLAW = _rx(r"\b(?:unsigned|undated|illegible|outdated|expired|stale|old|not (?:been )?(?:signed|dated|legible|current))\b")
@@ -141,7 +142,8 @@ _RULE = _rx(r"\b(?:polic(?:y|ies)|guidelines?|criteria|rules?|manual|plan|medica
     r"(?:when|if|for)\b|^(?:under|per)\s+(?:this|our|the)\s+(?:[\w-]+\s+)?(?:polic(?:y|ies)|guidelines?|criteria|rules)\b")
 # A sentence that says what was received, not what is lacking.
 _DESCRIBES = _rx(r"\bwe (?:reviewed|received|read|looked at)\b|\b(?:which|that) (?:documents?|shows?|includes?|lists?"
-    r"|describes?)\b")
+    r"|describes?)\b|^(?:the|your|this) (?:[\w-]+ ){0,3}?(?:notes?|records?|evaluation|plan|request|summary|letter)\b[^.;]{0,60}?\b(?:documents|lists"
+    r"|describes|includes)\b")
 _NEG = _rx(r"\b(?:not|no|never|none|without|lack\w*|missing|cannot)\b|n't\b")
 _FOLLOW = _rx(r"^(?:without (?:this|that|these|those|them|it)|because of (?:this|that)|so|therefore|as a result)\b")
 _HEAD = _rx(r"^(?:the\s+)?(?:(?:reasons?|basis|rationale|explanation|grounds|summary)\s+(?:for|of)\s+(?:the\s+|this\s+"

@@ -45,7 +45,7 @@ _DECOY = _rx(r"\bcontinu\w*|\bkeep (?:them|it|(?:\w+ ){0,3}?(?:services?|benefit
     r"|resolve|complete)\b|\b(?:decided|resolved|answered|processed|completed)\b|(?<!this )(?<!that )(?<!our )(?<!the )"
     r"\bdecisions?\s+(?:(?:is|are|will be|usually)\s+)?(?:made\s+|sent\s+|given\s+)?within\b|\bwaiting\b"
     r"|\bappeal (?:decision|letter)|\bhearing decision\b|\b(?:we|plan) (?:receive|get)s?\b|\b(?:receiv\w*|receipt of)"
-    r" (?:your|the) (?:appeal|request)|\bnew request\b|\bre-?submit\b")
+    r" (?:your|the) (?:appeal|request)|\bnew request\b|\bre-?submit\b|\blevel (?:2|two|ii)\b|\bupheld\b")
 _EXPLICIT = _rx(r"\b(?:by|no later than|on or before|before|deadline(?: (?:is|date))?|due(?: date)?|until"
     r"|postmarked)\s*[:,]?\s*$")
 _APPEAL = _rx(r"\b(?:appeal\w*|reconsider\w*|redetermination|hearing|grievance|dispute|review)\b")
@@ -76,7 +76,8 @@ def find_dates(units: list[tuple[str, bool]]) -> tuple[dt.date | None, list[dt.d
     dear = next((i for i, (u, _) in enumerate(units) if _DEAR.match(u)), 15)
     for i, (unit, _) in enumerate(units):
         for m, before in ((m, unit[max(0, m.start() - 60):m.start()]) for m in _DATE.finditer(unit) if _date(m)):
-            alone_here = i < min(dear, 15) and not unit[:m.start()].strip(" ,") and len(unit) - m.end() < 3
+            lead = re.sub(r"(?i)^(?:mon|tues|wednes|thurs|fri|satur|sun)day\W*", "", unit[:m.start()])  # "Thursday, June 5"
+            alone_here = i < min(dear, 15) and not lead.strip(" ,") and len(unit) - m.end() < 3
             kind = labelled if _LETTER_LABEL.search(before[-40:]) else alone if alone_here else service if (
                 _SERVICE.search(before) and not _NOT_SERVICE.search(before)) else []
             kind.append(_date(m))
