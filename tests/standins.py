@@ -16,10 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -31,13 +27,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from starlette.routing import Route
 
+from assistant.ops.bench.remote import free_port, start_llamacpp  # shared with the bench
+
 WORDS = ["Client ", "practiced ", "paced ", "breathing ", "and ", "reported ", "less ", "worry."]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class StandIn:
@@ -203,15 +195,7 @@ class LlamaServer:
     def __init__(self, gguf: Path, alias: str = "demo", n_ctx: int = 2048) -> None:
         self.port = free_port()
         self.alias = alias
-        env = {**os.environ, "OMP_NUM_THREADS": "1"}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", alias,
-             "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", str(n_ctx), "--n_threads", "1",
-             "--verbose", "False",
-             # Its default drops the answer being written whenever another request arrives; a clinic
-             # server serves staff in turn instead (build/clinic-server/README.md).
-             "--interrupt_requests", "False"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        self.proc = start_llamacpp(gguf, self.port, threads=1, n_ctx=n_ctx, alias=alias, capture=True)
         self.output: list[str] = []  # what it prints ("Disconnected from client" when a stream is closed)
         threading.Thread(target=lambda: self.output.extend(self.proc.stdout or ()), daemon=True).start()
         deadline = time.monotonic() + 120

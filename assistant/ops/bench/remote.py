@@ -38,17 +38,22 @@ def free_port() -> int:
 
 
 def start_llamacpp(gguf: Path, port: int, *, binary: str | None = None, parallel: int = 8,
-                   threads: int | None = None) -> subprocess.Popen:
-    """llama.cpp's server on ``gguf`` at 127.0.0.1:``port`` (``binary``: the C++ llama-server)."""
+                   threads: int | None = None, n_ctx: int = 2048, alias: str = "demo",
+                   capture: bool = False) -> subprocess.Popen:
+    """llama.cpp's server on ``gguf`` at 127.0.0.1:``port`` (``binary``: the C++ llama-server). llama-cpp-python's
+    server by default drops the answer being written whenever another request arrives; a clinic server serves
+    staff in turn instead (build/clinic-server/README.md). ``capture``: its output readable as text."""
     threads = threads or max(1, (os.cpu_count() or 2))
     if binary:
         command = [binary, "-m", str(gguf), "--host", "127.0.0.1", "--port", str(port), "-np", str(parallel),
-                   "-c", str(2048 * parallel), "-t", str(threads), "--alias", "demo", "--no-webui"]
+                   "-c", str(n_ctx * parallel), "-t", str(threads), "--alias", alias, "--no-webui"]
     else:
-        command = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", "demo",
-                   "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", str(threads),
+        command = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", alias,
+                   "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx), "--n_threads", str(threads),
                    "--interrupt_requests", "False", "--verbose", "False"]
-    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    out = subprocess.PIPE if capture else subprocess.DEVNULL
+    return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT if capture else subprocess.DEVNULL,
+                            text=capture, env={**os.environ, "OMP_NUM_THREADS": str(threads)})
 
 
 def wait_until_up(url: str, timeout: float = 120.0) -> None:
