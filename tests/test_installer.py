@@ -175,6 +175,14 @@ def test_install_start_generate_quit(installer: Path, tmp_path: Path):
         assert job.outputs() and job.outputs()[-1].strip(), "the demo model wrote nothing"
         job.cancel()
 
+        # The frozen check reads meaning too (medspaCy's rules travel in the bundle).
+        fields, draft = tmp_path / "fields.json", tmp_path / "draft.txt"
+        fields.write_text(json.dumps({"session_description": "Pt c/o R knee pain. Denies SI."}), encoding="utf-8")
+        draft.write_text("Patient reports left knee pain and suicidal ideation.", encoding="utf-8")
+        checked = run_app(prefix, env, "check-draft", "--input", str(fields), "--draft", str(draft), "--json")
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        assert {f["category"] for f in json.loads(checked.stdout)["flags"]} == {"laterality", "negation"}, checked.stdout
+
         # A second start (a second double-click) opens the running copy instead of starting another.
         again = run_app(prefix, env, "serve", "--no-browser")
         assert again.returncode == 0, again.stdout + again.stderr

@@ -6,8 +6,8 @@
   ``checks`` and ``export`` stand on ``core`` alone.
 * No import cycle between modules (imports inside functions count too).
 * Only ``engine/hf`` imports torch, transformers or bitsandbytes; only ``engine/llamacpp``
-  imports llama_cpp; only ``engine/remote`` imports openai, boto3 or botocore; only ``web``
-  imports gradio, fastapi, uvicorn or starlette.
+  imports llama_cpp; only ``engine/remote`` imports openai, boto3 or botocore; only
+  ``checks/context`` imports medspacy or spacy; only ``web`` imports gradio, fastapi, uvicorn or starlette.
 * No module over 400 lines; nothing outside ``engine`` reaches into ``engine.backend``.
 * Importing any module has no side effects: no thread, no file, no logging handler, no
   argument parsing.
@@ -35,6 +35,7 @@ HEAVY = {"torch", "transformers", "bitsandbytes", "accelerate", "safetensors", "
 WEB = {"gradio", "gradio_client", "fastapi", "uvicorn", "starlette"}
 LLAMA = {"llama_cpp"}
 REMOTE = {"openai", "boto3", "botocore"}  # the model servers' SDKs: engine/remote only
+NLP = {"medspacy", "spacy"}  # the findings reader: checks/context only
 MAX_LINES = 400
 
 
@@ -146,6 +147,8 @@ def library_problems(package: Path) -> list[str]:
         in_remote = module == f"{package.name}.engine.remote" or module.startswith(f"{package.name}.engine.remote.")
         if names & REMOTE and not in_remote:
             problems.append(f"{module} imports {sorted(names & REMOTE)}: only engine/remote may")
+        if names & NLP and module != f"{package.name}.checks.context":
+            problems.append(f"{module} imports {sorted(names & NLP)}: only checks/context may")
         if names & WEB and layer != "web":
             problems.append(f"{module} imports {sorted(names & WEB)}: only web may")
     return problems
@@ -265,6 +268,8 @@ def test_the_rules_catch_planted_violations(tmp_path):
         "ops/page.py": "import gradio as gr\n",                                     # gradio outside web
         "app/run.py": "def f():\n    import llama_cpp\n",                          # llama.cpp outside its backend
         "security/cloud.py": "import boto3\n",                                      # a cloud SDK outside engine/remote
+        "checks/meaning.py": "import medspacy\n",                                   # medspaCy outside checks/context
+        "checks/context.py": "def f():\n    import spacy\n",                      # allowed
         "engine/remote/azure.py": "import openai\n",                                # allowed
         "loose.py": "from assistant.core import kinds\n",                           # outside the layers
         "web/ui.py": "import gradio\nfrom assistant.app import big\n",              # allowed
@@ -283,6 +288,8 @@ def test_the_rules_catch_planted_violations(tmp_path):
     assert "assistant.ops.page imports ['gradio']: only web may" in libs
     assert "assistant.app.run imports ['llama_cpp']: only engine/llamacpp may" in libs
     assert "assistant.security.cloud imports ['boto3']: only engine/remote may" in libs
+    assert "assistant.checks.meaning imports ['medspacy']: only checks/context may" in libs
+    assert not any("checks.context" in p for p in libs)
     assert not any("engine.remote" in p for p in libs)
     assert not any("engine.hf" in p or "web.ui" in p for p in libs)
     assert size_problems(package) == ["assistant.app.big: 401 lines (at most 400)"]

@@ -25,6 +25,8 @@ from assistant.checks.codes import (
 from assistant.checks.denial import CATEGORY_WORDS, Denial, DenialReason, read_denial
 from assistant.checks.draft import DraftCheck, check_draft
 from assistant.checks.grounding import CATEGORIES, check_grounding
+from assistant.checks.meaning import CATEGORIES as MEANING_CATEGORIES
+from assistant.checks.meaning import check_meaning
 from assistant.checks.sections import Section, check_sections, replace_section, split_sections
 from assistant.checks.text import Flag
 
@@ -39,6 +41,7 @@ __all__ = [
     "DraftCheck",
     "Flag",
     "LetterCodes",
+    "MEANING_CATEGORIES",
     "ParsedCodes",
     "Section",
     "Suggestion",
@@ -47,6 +50,7 @@ __all__ = [
     "check_grounding",
     "check_icd10",
     "check_letter_codes",
+    "check_meaning",
     "check_requested_codes",
     "check_sections",
     "npi_valid",

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from assistant.checks.checklist import ChecklistItem, check_letter
 from assistant.checks.codes import UNKNOWN, CodeCheck, check_letter_codes, check_requested_codes
 from assistant.checks.grounding import check_grounding
+from assistant.checks.meaning import check_meaning
 from assistant.checks.sections import check_sections
 from assistant.checks.text import Flag, field_text
 from assistant.core.kinds import CHECKED
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 KINDS = CHECKED
 MAX_CHECKED_CHARS = 2_000_000
 MAX_FLAGS = 1000
+MAX_MEANING_CHARS = 100_000  # a note is a few thousand; reading meaning costs about 1 ms a sentence
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,17 @@ def check_draft(
     except Exception as exc:  # the check must never take the caller down
         log.error("grounding check failed: %s", where_failed(exc))
         notes.append("The check for unsupported facts stopped unexpectedly, so the draft was not fully checked.")
+
+    try:  # what the draft says differently: a side, a finding denied, a level of help, a goal's status, a body part
+        meaning = check_meaning(checked[:MAX_MEANING_CHARS], sources)
+        if len(checked) > MAX_MEANING_CHARS:
+            notes.append(f"The draft is very long; sides, denied findings, levels of help, goals and body parts were "
+                         f"checked in its first {MAX_MEANING_CHARS:,} characters only.")
+        flags = [f for f in flags if not _overlaps(f, meaning)] + meaning
+    except Exception as exc:
+        log.error("meaning check failed: %s", where_failed(exc))
+        notes.append("The check for changed meaning (sides, denied findings, levels of help, goals, body parts) "
+                     "stopped unexpectedly, so read those in the draft yourself.")
 
     codes: dict[str, CodeCheck] = {}
     try:

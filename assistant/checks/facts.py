@@ -86,6 +86,13 @@ TIMES_WORDS = {"once": 1, "twice": 2, "thrice": 3}
 FREQ = re.compile(
     rf"{B}({NUM}|once|twice|thrice)\s?(?:(?:x|times)\s?)?(?:/|per|a|an|each|every)\s?(day|week|wk|month|mo|visit|session)(?![\w])"
     rf"|{B}({NUM}|once|twice|thrice)\s?(?:(?:x|times)\s)?(daily|weekly|monthly)(?![\w])", ANY_CASE)
+# How often without a count: "weekly", "every other week", "every 2 weeks", "q4h" (a rate per period).
+FREQ_WORDS = re.compile(
+    rf"{B}(?:(daily|nightly|weekly|monthly|fortnightly|biweekly)|every\s+other\s+(day|week|wk|month|mo)"
+    rf"|(?:once\s+)?every\s+({NUM})\s+(days|weeks|wks|months|hours|hrs)|(?:every|each)\s+(day|night|week|month)"
+    rf"|q\s?({NUM})?\s?(h|hrs?|d|days?|wks?|weeks?|mos?|months?))(?![\w])", ANY_CASE)
+_PER_WORD = {"daily": (1, "d"), "nightly": (1, "d"), "weekly": (1, "wk"), "monthly": (1, "mo"),
+             "fortnightly": (0.5, "wk"), "biweekly": (0.5, "wk")}
 QUANTITY = re.compile(rf"{B}(?:({NUM})\s?(?:-|to)\s?)?({NUM})\s?-?\s?(?=[%a-zA-Z°μ])(%|percent|per\scent|{UNIT_PATTERN})(?![\w])", ANY_CASE)
 RATIO = re.compile(rf"{B}({NUM})\s(?:out\sof)\s({NUM})(?![\w])|(?<![\w./])(\d{{1,3}})\s?/\s?(\d{{1,3}})(?![\w/]|\.\d)", ANY_CASE)
 IDENT = re.compile(r"(?<![\w-])(?=[A-Za-z0-9-]{0,40}?[A-Za-z])(?=[A-Za-z0-9-]{0,40}?\d)[A-Za-z0-9][A-Za-z0-9-]{4,40}(?![\w-])")
@@ -227,6 +234,29 @@ def _phones_dates_times(f: Finder) -> None:
             f.add(*m.span(), "time", tuple((f"time:{h:02d}:{minute:02d}",) for h in hours))
 
 
+def _rate(m: re.Match[str]) -> tuple[float, str] | None:
+    """(times, period) a ``FREQ_WORDS`` match names."""
+    period = {"day": "d", "night": "d", "days": "d", "week": "wk", "weeks": "wk", "wk": "wk", "wks": "wk",
+              "month": "mo", "months": "mo", "mo": "mo"}
+    if m[1]:
+        return _PER_WORD[m[1].lower()]
+    if m[2]:
+        return 0.5, period[m[2].lower()]
+    if m[3]:
+        every, unit = number(m[3]), m[4].lower()
+        if not every:
+            return None
+        return (24 / every, "d") if unit.startswith("h") else (1 / every, period[unit])
+    if m[5]:
+        return 1, period[m[5].lower()]
+    every, unit = number(m[6]) if m[6] else 1, m[7].lower()
+    if not every:
+        return None
+    if unit.startswith("h"):
+        return 24 / every, "d"
+    return 1 / every, "d" if unit.startswith("d") else "wk" if unit.startswith("w") else "mo"
+
+
 def _codes_and_quantities(f: Finder) -> None:
     for m in f.each(CODES_ANY_CASE if f.in_source else CODES):
         f.add(*m.span(), "code", ((f"code:{m.group().upper().replace('.', '')}",),))
@@ -235,6 +265,9 @@ def _codes_and_quantities(f: Finder) -> None:
         value = TIMES_WORDS.get(count.lower()) or number(count)
         if value is not None:
             f.add(*m.span(), "frequency", ((f"freq:{canon(value)}/{PERIODS[period.lower()]}",),))
+    for m in f.each(FREQ_WORDS):
+        if rate := _rate(m):
+            f.add(*m.span(), "frequency", ((f"freq:{canon(rate[0])}/{rate[1]}",),))
     for m in f.each(QUANTITY):
         unit = re.sub(r"\s+", " ", m[3].lower())
         if unit in ("%", "percent", "per cent"):

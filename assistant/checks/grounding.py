@@ -42,6 +42,12 @@ CHUNK = 100_000
 _SPACED_ID = re.compile(r"(?<![\w-])(?:[A-Za-z]{1,5}[ -]?)?\d{1,12}(?:[ -]\d{1,12}){1,6}(?![\w-])")
 
 
+_X_COUNT = re.compile(r"(?i)(?<=\bx)(?=\d)")
+# A range of motion written without its unit in notes: the numbers after it are degrees.
+_MOTION = re.compile(r"\b(?:AA?ROM|PROM|ROM|flex(?:ion)?|ext(?:ension)?|abd(?:uction)?|add(?:uction)?|ER|IR|sup(?:ination)?"
+                     r"|pron(?:ation)?|DF|PF)\b[^.;\n]{0,80}", re.I)
+
+
 @dataclass(frozen=True)
 class SourceIndex:
     """Everything the sources support, as keys, plus their ordinary (lower-case) words."""
@@ -59,9 +65,11 @@ def build_index(sources: list[str]) -> SourceIndex:
     for raw in sources:
         if not raw:
             continue
-        text = normalize_plain(str(raw))
+        text = _X_COUNT.sub("x ", normalize_plain(str(raw)))  # "2x/wk x4 wks": for 4 weeks
         for mention in find_mentions(text, in_source=True):
             keys.update(mention.keys)
+        for motion in _MOTION.finditer(text):  # "R shoulder AROM flex 120, abd 100": 120 degrees
+            keys.update(f"measurement:{int(n[0])}deg" for n in re.finditer(r"(?<![\d.])\d{1,3}(?![\d.])", motion[0]))
         for match in _ANY_NUMBER.finditer(text):
             word = match.group().lower()
             keys.add({"once": "num:1", "twice": "num:2", "thrice": "num:3"}.get(word) or num_key(match.group()))

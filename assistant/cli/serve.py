@@ -11,6 +11,7 @@ import argparse
 import logging
 import os
 import sys
+import threading
 import time
 import webbrowser
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from assistant.app.instance import Instance, InstanceLock, find_running, remove_
 from assistant.app.process import empty_temp
 from assistant.app.services import ModelLoader
 from assistant.app.startup import READY_LINE, Startup, stage_mapper
+from assistant.checks.context import warm
 from assistant.cli.output import say
 from assistant.errors import AssistantError
 from assistant.store.config import ENGINES, LOOPBACK_HOST, Config
@@ -165,6 +167,7 @@ def _serve(config: Config, *, model: str | None, port: int, open_browser: bool, 
         audit.record("app_started", model=services.model.name)
         say(READY_LINE)
         log.info("ready")
+        threading.Thread(target=warm, name="warm-checks", daemon=True).start()  # the first check need not wait
 
     def _failed(problem: str) -> None:
         outcome["code"] = 2

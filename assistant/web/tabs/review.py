@@ -22,13 +22,14 @@ from typing import Any
 import gradio as gr
 
 from assistant.app.services import Services
-from assistant.checks import ChecklistItem, DraftCheck, check_draft
+from assistant.checks import MEANING_CATEGORIES, ChecklistItem, DraftCheck, check_draft
 from assistant.core.presets import KNOWN_FIELDS
 from assistant.security.audit import text_hash
 from assistant.store.exports import export_docx, export_pdf, export_txt
 from assistant.web.common import guarded, refusal, user_of
 
 LABEL = "not in your notes"
+CHANGED = "says it differently from your notes"  # a side, a denied finding, a level of help, a goal, a body part
 EXPORTERS = {"docx": export_docx, "pdf": export_pdf, "txt": export_txt}
 DRAFT_STATUS = "Status: **draft** (not approved yet)."
 APPROVED_STATUS = "Status: **approved** — you can download it now. (Editing it again needs a new approval.)"
@@ -75,7 +76,7 @@ def segments(draft: str, result: DraftCheck) -> list[tuple[str, str | None]]:
             continue
         if flag.start > at:
             out.append((draft[at:flag.start], None))
-        out.append((draft[flag.start:flag.end], LABEL))
+        out.append((draft[flag.start:flag.end], CHANGED if flag.category in MEANING_CATEGORIES else LABEL))
         at = flag.end
     if at < len(draft):
         out.append((draft[at:], None))
@@ -84,12 +85,17 @@ def segments(draft: str, result: DraftCheck) -> list[tuple[str, str | None]]:
 
 def summary_text(result: DraftCheck, where: str) -> str:
     lines = []
-    n = len(result.flags)
+    changed = [f for f in result.flags if f.category in MEANING_CATEGORIES]
+    n = len(result.flags) - len(changed)
     if n:
         lines.append(f"**{n} item{'' if n == 1 else 's'} {'is' if n == 1 else 'are'} not in {where}** — highlighted "
                      "below. Check each one; correct or remove it if it is not right.")
-    else:
+    elif not changed:
         lines.append(f"**Every number, date, name and code in the draft is in {where}.** Still read it through.")
+    if changed:
+        lines.append(f"**{len(changed)} place{'' if len(changed) == 1 else 's'} where the draft says it differently "
+                     f"from {where}** (a side, a finding, a level of help, a goal, a body part) — highlighted in red:")
+        lines += [f"- “{f.text.strip()[:60]}”: {f.reason}" for f in changed[:20]]
     if result.missing_sections:
         lines.append(f"**Missing section{'s' if len(result.missing_sections) > 1 else ''}:** "
                      f"{', '.join(result.missing_sections)} (or out of order).")
@@ -127,8 +133,9 @@ def build(services: Services, prefix: str, checklist: gr.Markdown | None = None)
         summary = gr.Markdown("When a draft is written, it is checked here against what you typed.",
                               elem_id=f"{prefix}-check-summary")
         highlight = gr.HighlightedText(
-            label="Check: items not in your notes are highlighted", combine_adjacent=False, show_legend=False,
-            color_map={LABEL: "#fde68a"}, elem_id=f"{prefix}-check-flags",
+            label="Check: yellow is not in your notes; red says it differently", combine_adjacent=False,
+            show_legend=False,
+            color_map={LABEL: "#fde68a", CHANGED: "#fca5a5"}, elem_id=f"{prefix}-check-flags",
         )
     with gr.Row():
         reviewed = gr.Checkbox(label="I reviewed the flagged items", elem_id=f"{prefix}-reviewed")
