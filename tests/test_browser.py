@@ -275,3 +275,24 @@ def test_the_whole_session_made_no_outbound_attempt_on_the_server(app_url):
     audit = (home / "audit" / "audit.jsonl").read_text()
     assert '"event": "draft_generated"' in audit, "the session did use the model"
     assert '"event": "outbound_blocked"' not in audit
+
+
+def test_changed_meaning_is_marked_in_red_with_its_reason(page):
+    page.locator("#note-description textarea").fill(
+        "Pt c/o R shoulder pain 6/10 w/ reaching. Sit<>stand mod A. STG 1 (I w/ HEP) not yet met. Denies SI/HI.")
+    typed = ("Subjective:\nThe patient reports left shoulder pain rated 6/10 with reaching. She denies suicidal or "
+             "homicidal ideation.\n\nObjective:\nShe completed sit to stand independently.\n\nAssessment:\n"
+             "Goal 1 has been met.\n\nPlan:\nContinue the home program.")
+    page.locator("#note-output textarea").fill(typed)
+    page.click("#note-check-again")
+    summary = page.locator("#note-check-summary")
+    sync_api.expect(summary).to_contain_text("3 places where the draft says it differently from your notes")
+    sync_api.expect(summary).to_contain_text("The draft says left; your notes say right.")
+    sync_api.expect(summary).to_contain_text("The draft says goal 1 is met; your notes say not met.")
+    marked = page.locator("#note-check-flags").inner_text()
+    assert "left shoulder" in marked and "independently" in marked
+    page.get_by_text("Advanced: ask the model to double-check each sentence").click()
+    page.click("#note-second-look")
+    sync_api.expect(page.locator("#note-second-look-result")).to_contain_text("too small to judge")
+    page.locator("#note-check-summary").scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "meaning-check.png"))

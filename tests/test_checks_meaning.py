@@ -133,9 +133,13 @@ def measure(folder: Path) -> dict:
             "missed": missed, "wrong": wrong}
 
 
-def test_the_planted_set_meets_the_targets() -> None:
-    got = measure(DATA / "meaning")
-    assert got["planted"] >= 40 and got["supported"] >= 100
+@pytest.mark.parametrize("folder", ["meaning", "meaning-blind"])
+def test_the_planted_sets_meet_the_targets(folder: str) -> None:
+    """The issue's targets on each set: at least 90% of the planted changes caught, at most 5% of the supported
+    statements flagged. meaning-blind was written by someone who saw neither the rules nor the first set; its
+    first-sight figures, before the rules were corrected on it, are in the README."""
+    got = measure(DATA / folder)
+    assert got["planted"] >= (40 if folder == "meaning" else 30) and got["supported"] >= 100
     assert set(got["kinds"]) == {*MEANING_CATEGORIES, "frequency"}
     assert got["caught"] >= 0.9 * got["planted"], "\n".join(got["missed"])
     assert got["flagged"] <= 0.05 * got["supported"], "\n".join(got["wrong"])

@@ -17,6 +17,9 @@ from assistant.checks.meaning_vocab import FINDINGS
 log = logging.getLogger(__name__)
 _PIECE = re.compile(r"[^\n]*?(?:[.;!?](?=\s|$)|\n|$)")  # up to a sentence's end or a line's
 _LOCK = threading.Lock()  # spaCy pipelines are not safe to share between threads mid-document
+_CUT_OBJECTS = {"food", "shapes", "shape", "paper", "out", "along", "lines", "line", "circles", "squares", "skills",
+                "task", "tasks", "vegetables", "meat", "with", "up", "practice", "activities", "activity", "on",
+                "simple", "a", "the", "straight", "curved", "through", "skill"}  # "cutting food" is no self-harm
 
 # Cues ConText's own rules (102 of them) do not have, as clinicians write them.
 _EXTRA_RULES = (
@@ -30,7 +33,8 @@ _EXTRA_RULES = (
     ("NEGATED_EXISTENCE", "BACKWARD", ["denied", "absent", "resolved", "none reported", "not reported",
                                        "not present", "0/10", "were denied", "was denied"]),
     ("HISTORICAL", "FORWARD", ["hx of", "h/o", "past history of", "previous", "previously", "prior"]),
-    ("HISTORICAL", "BACKWARD", ["last year", "in the past", "years ago", "as a child", "as a teenager"]),
+    ("HISTORICAL", "BACKWARD", ["last year", "last yr", "in the past", "years ago", "as a child", "as a teenager",
+                                "prior to admission", "prior to admit", "before admission", "past month"]),
     ("HYPOTHETICAL", "FORWARD", ["monitor for", "watch for", "call if", "report any", "educated on signs of",
                                  "safety plan for", "in case of", "should", "would", "will monitor"]),
     ("TERMINATE", "TERMINATE", ["+", "positive for", "c/o", "complains of", "reports", "endorses", "endorsed", "reported", "states", "but", "however",
@@ -90,6 +94,8 @@ def findings(text: str) -> list[Finding]:
             after = doc[ent.end].lower_ if ent.end < len(doc) else ""
             if ent.label_ == "suicidal ideation" and ent.text == "SI" and after in ("joint", "joints"):
                 continue  # the sacroiliac joint
+            if ent.text.lower() == "cutting" and after in _CUT_OBJECTS:
+                continue  # scissors and food
             when = ("family" if ent._.is_family else "if" if ent._.is_hypothetical else
                     "past" if ent._.is_historical else "now")
             out.append(Finding(ent.label_, offset + ent.start_char, offset + ent.end_char, not ent._.is_negated, when))

@@ -89,8 +89,8 @@ FREQ = re.compile(
 # How often without a count: "weekly", "every other week", "every 2 weeks", "q4h" (a rate per period).
 FREQ_WORDS = re.compile(
     rf"{B}(?:(daily|nightly|weekly|monthly|fortnightly|biweekly)|every\s+other\s+(day|week|wk|month|mo)"
-    rf"|(?:once\s+)?every\s+({NUM})\s+(days|weeks|wks|months|hours|hrs)|(?:every|each)\s+(day|night|week|month)"
-    rf"|q\s?({NUM})?\s?(h|hrs?|d|days?|wks?|weeks?|mos?|months?))(?![\w])", ANY_CASE)
+    rf"|(?:once\s+)?every\s+({NUM})\s+(days|weeks|wks|months|hours|hrs|minutes|mins?)|(?:every|each)\s+(day|night|week"
+    rf"|month)|q\s?({NUM})?\s?(h|hrs?|d|days?|wks?|weeks?|mos?|months?|min|mins|minutes))(?![\w])", ANY_CASE)
 _PER_WORD = {"daily": (1, "d"), "nightly": (1, "d"), "weekly": (1, "wk"), "monthly": (1, "mo"),
              "fortnightly": (0.5, "wk"), "biweekly": (0.5, "wk")}
 QUANTITY = re.compile(rf"{B}(?:({NUM})\s?(?:-|to)\s?)?({NUM})\s?-?\s?(?=[%a-zA-Z°μ])(%|percent|per\scent|{UNIT_PATTERN})(?![\w])", ANY_CASE)
@@ -246,6 +246,8 @@ def _rate(m: re.Match[str]) -> tuple[float, str] | None:
         every, unit = number(m[3]), m[4].lower()
         if not every:
             return None
+        if unit.startswith("m") and unit != "months":
+            return 60 / every, "h"
         return (24 / every, "d") if unit.startswith("h") else (1 / every, period[unit])
     if m[5]:
         return 1, period[m[5].lower()]
@@ -254,6 +256,8 @@ def _rate(m: re.Match[str]) -> tuple[float, str] | None:
         return None
     if unit.startswith("h"):
         return 24 / every, "d"
+    if unit.startswith("min"):
+        return 60 / every, "h"
     return 1 / every, "d" if unit.startswith("d") else "wk" if unit.startswith("w") else "mo"
 
 

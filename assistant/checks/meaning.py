@@ -54,7 +54,8 @@ _SIDE_RX = re.compile(r"(?<![\w/])(?:(right|left|rt|lt|bilateral(?:ly)?|both|b/l
                       r"(?:[\s-]+sided)?", re.I)
 _SIDE_AFTER = re.compile(r"^\s*(?:\(\s*|,\s*|on the\s+|to the\s+)?(right|left|R|L|B|bilateral(?:ly)?)\b\s*\)?")
 _BRIDGE = re.compile(r"^(?:[\s,/&-]|and|or|upper|lower|anterior|posterior|lateral|medial|distal|proximal|mid|inner|"
-                     r"outer|greater|lesser|side|sided|shoulder|hip|knee|ankle|elbow|wrist|hand|foot)*$", re.I)
+                     r"outer|greater|lesser|side|sided|total|partial|dominant|non-?dominant|index|middle|ring|little|"
+                     r"great|big|shoulder|hip|knee|ankle|elbow|wrist|hand|foot)*$", re.I)
 _BACK_WORD = re.compile(r"\bback\b", re.I)
 _BODY_BACK = re.compile(r"(?:low|lower|upper|mid)[\s-]+back|\bback\s+(?:pain|spasms?|stiffness|muscles?|extension|"
                         r"extensors?|flexion|strength|injury|surgery|brace)|\b(?:her|his|their|my|the)\s+back\b(?!\s+"
@@ -69,6 +70,9 @@ _GOAL_END = re.compile(r"\.(?=\s)|;|\n\s*\n|\n\s*(?:[-*\u2022]|\d+[.)])")
 _RANGE = re.compile(r"\b(min|mod|max)(?:imal|erate|imum)?\s*(?:-|to)\s*(min|mod|max)(?:imal|erate|imum)?\s*(?:a\b|assist)",
                     re.I)
 _CLAUSE = re.compile(r"[.;!?\n]")
+_GOAL_TARGET = re.compile(r"\b(?:(?:short|long)[\s-]+term\s+goal|STG|LTG|goal)s?\s*#?\s*\d{0,2}\s*(?:\([^)\n]{0,160}\)"
+                          r"|[^.;\n]{0,120}?(?=\s*[-:\u2013]?\s*(?:not\s|partially\s|met\b|progressing|achieved|ongoing)))",
+                          re.I)  # "STG 2 (LB dressing min A)", "STG 1 orientation x3 indep - partially met": targets
 _LONE_I = re.compile(r"(?<=[a-z0-9)'] )I(?=\s*(?:[.,;)\n]|w/|x\d|$))")
 _FULL = {"min": "minimal assist", "mod": "moderate assist", "max": "maximal assist"}
 
@@ -126,6 +130,7 @@ def levels(text: str, *, notes: bool = False) -> list[tuple[int, int, str, str]]
     """(start, end, activity, level) for each level of help bound to the activity before it in the clause (else the
     one after it); "min-mod A" is two levels. In ``notes`` a lone capital I after an activity is independent
     ("Donning prosthesis I.")."""
+    text = _GOAL_TARGET.sub(lambda m: " " * len(m[0]), text)  # "STG 2 (LB dressing min A)" is a target
     found = [(s, e, lvl) for s, e, lvl in _spans(_LEVEL_RX, _LEVEL_KEYS, text)]
     if notes:
         found += [(m.start(), m.end(), "independent") for m in _LONE_I.finditer(text)]
@@ -138,7 +143,8 @@ def levels(text: str, *, notes: bool = False) -> list[tuple[int, int, str, str]]
         low, high = _clause_of(text, start)
         before = [a for a in acts if low <= a[0] < start]
         after = [a for a in acts if end <= a[0] < high and a[0] - end <= 40]
-        act = before[-1] if before else after[0] if after else None
+        earlier = [a for a in acts if a[0] < low and low - a[1] <= 100]  # "Amb 200 ft CGA. SBA straight path."
+        act = before[-1] if before else after[0] if after else earlier[-1] if earlier else None
         out.append((start, end, act[2] if act else "", level))
     return out
 
@@ -199,8 +205,8 @@ def _laterality(text: str, notes: str) -> list[Found]:
 def _body_parts(text: str, notes: str) -> list[Found]:
     named = {part for *_, part in body_parts(notes)}
     flags, seen = [], set()
-    for start, end, part in body_parts(text):
-        if _related(part) & named or part in seen:
+    for start, end, part in body_parts(text):  # a region in the draft is named by a part of it in the notes;
+        if part in named or set(REGIONS.get(part, ())) & named or part in seen:  # the notes' "UE" names no shoulder
             continue
         seen.add(part)
         flags.append((start, end, "body_part", "This body part is not in your notes."))

@@ -18,7 +18,8 @@ PARTS = {
     "elbow": "elbow* epicondyl* olecranon",
     "wrist": "wrist* carpal distal_radius",
     "hand": "hand* finger* thumb* palm* grip grasp metacarpal* digit*",
-    "arm": "arm arms upper_extremit* ue bue upper_limb* biceps triceps forearm*",
+    "forearm": "forearm*",
+    "arm": "arm arms upper_extremit* ue bue upper_limb* biceps triceps",
     "hip": "hip hips hip_flexor* hip_abductor* hip_extensor* glute* gluteal* greater_trochanter*",
     "thigh": "thigh* quadricep* quad quads hamstring* femur femoral",
     "knee": "knee* patella* patellar acl mcl meniscus meniscal tka",
@@ -42,7 +43,7 @@ PARTS = {
 }
 # A region -> the parts in it; a part of a region supports the region's name, and the region a part of it.
 REGIONS = {
-    "arm": ("shoulder", "elbow", "wrist", "hand"), "leg": ("hip", "thigh", "knee", "ankle", "foot"),
+    "arm": ("shoulder", "elbow", "forearm", "wrist", "hand"), "leg": ("hip", "thigh", "knee", "ankle", "foot"),
     "back": ("neck", "upper back", "low back"), "pelvis": ("hip",), "throat": ("mouth",), "mouth": ("throat",),
     "face": ("mouth", "jaw"), "head": ("face", "jaw", "ear"),
 }
@@ -77,6 +78,7 @@ ACTIVITIES = {
     "bathing": "bathing bath* shower*",
     "grooming": "grooming groom* oral_care hygiene hair_washing washing_hair hair_care",
     "eating": "feeding self-feeding eating eat* meal*",
+    "self-correction": "self-correct* self_correct*",
 }
 
 # Goal statuses; (status, words). "not met" is matched before "met".
@@ -94,7 +96,7 @@ FINDINGS = {
                          "wish to die|thoughts of killing herself|thoughts of killing himself|suicidal",
     "homicidal ideation": "homicidal ideation|homicidal thoughts|HI|thoughts of harming others|homicidal",
     "self-harm": "self-harm|self harm|self-injury|self injury|self-injurious behavior|cutting|NSSI",
-    "pain": "pain|painful|discomfort|soreness|tenderness",
+    "pain": "pain|painful|discomfort|soreness|tenderness|LBP",
     "falls": "fall|falls|fell|falling",
     "dizziness": "dizziness|dizzy|vertigo|lightheadedness|lightheaded",
     "numbness": "numbness|tingling|paresthesia|paresthesias|numb",
@@ -111,5 +113,6 @@ FINDINGS = {
     "headache": "headache|headaches|migraine",
     "nausea": "nausea|nauseous|vomiting",
     "panic attacks": "panic attacks|panic attack",
+    "binge episodes": "binge|binges|binging|bingeing|binge drinking|binge eating|binge episode|binge drinking episode",
 }
 SAFETY = {"suicidal ideation", "homicidal ideation", "self-harm"}  # flagged even when the notes say nothing

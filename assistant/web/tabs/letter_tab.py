@@ -137,6 +137,9 @@ def build(services: Services) -> gr.Dropdown:
     draft.click(*review.reset(), queue=False, api_visibility="private")
     review.check_again.click(run_check, [*inputs, preset, output], check_outputs, queue=False,
                              api_visibility="private")
+    review.second_look.click(review_panel.second_looker(services, fields_of), [*inputs, preset, output],
+                             review.second_result, concurrency_limit=DRAFT_CONCURRENCY, concurrency_id=DRAFT_QUEUE,
+                             api_visibility="private")
     review_panel.wire(services, review, output, "letter", preset)
     stop.click(stopper(services), None, None, cancels=[event], queue=False, api_visibility="private")
     example.click(try_example, preset, inputs, queue=False, api_visibility="private")

@@ -227,6 +227,8 @@ def build(services: Services) -> tuple[gr.Dropdown, tuple[Callable, list]]:
     )
     redo.then(run_check, check_inputs, check_outputs, queue=False, api_visibility="private")
     review.check_again.click(run_check, check_inputs, check_outputs, queue=False, api_visibility="private")
+    review.second_look.click(review_panel.second_looker(services, fields_of), check_inputs, review.second_result,
+                             concurrency_limit=DRAFT_CONCURRENCY, concurrency_id=DRAFT_QUEUE, api_visibility="private")
     review_panel.wire(services, review, output, "note", preset)
     stop.click(stopper(services, stops), None, None, cancels=[event, redo], queue=False, api_visibility="private")
     for trigger in (preset.change, note_format.change):

@@ -21,6 +21,7 @@ from typing import Any
 
 import gradio as gr
 
+from assistant.app.second_look import Progress, second_look
 from assistant.app.services import Services
 from assistant.checks import MEANING_CATEGORIES, ChecklistItem, DraftCheck, check_draft
 from assistant.core.presets import KNOWN_FIELDS
@@ -52,6 +53,8 @@ class Review:
     copy: gr.Button
     buttons: dict[str, gr.Button]
     download: gr.File
+    second_look: gr.Button | None = None  # "Ask the model to double-check": the model's second look
+    second_result: gr.Markdown | None = None
     checklist: gr.Markdown | None = None  # letters: "Ready to send?"
 
     @property
@@ -141,13 +144,19 @@ def build(services: Services, prefix: str, checklist: gr.Markdown | None = None)
         reviewed = gr.Checkbox(label="I reviewed the flagged items", elem_id=f"{prefix}-reviewed")
         check_again = gr.Button("Check again", elem_id=f"{prefix}-check-again")
         approve = gr.Button("Approve", variant="primary", elem_id=f"{prefix}-approve")
+    with gr.Accordion("Advanced: ask the model to double-check each sentence (slower)", open=False):
+        gr.Markdown("The model reads your notes again and says, sentence by sentence, whether they say what the "
+                    "draft says. Its doubts are hints: a model can be wrong either way. It needs a full model; the "
+                    "built-in demo model is too small to judge.")
+        second_look = gr.Button("Ask the model", elem_id=f"{prefix}-second-look")
+        second_result = gr.Markdown(elem_id=f"{prefix}-second-look-result")
     status = gr.Markdown(DRAFT_STATUS, elem_id=f"{prefix}-approval")
     with gr.Row():
         copy = gr.Button("Copy", elem_id=f"{prefix}-copy")
         buttons = {fmt: gr.Button(f"Download .{fmt}", elem_id=f"{prefix}-export-{fmt}") for fmt in EXPORTERS}
     download = gr.File(label="Your document", visible=False, interactive=False, elem_id=f"{prefix}-download")
     return Review(highlight, summary, gr.State(None), gr.State(""), status, reviewed, check_again, approve, copy,
-                  buttons, download, checklist)
+                  buttons, download, second_look, second_result, checklist)
 
 
 def checker(services: Services, kind: str, fields_of: Callable[..., tuple[dict[str, Any], list[str]]],
@@ -174,6 +183,43 @@ def checker(services: Services, kind: str, fields_of: Callable[..., tuple[dict[s
                 *extra(checklist_text(result.checklist, labels_of(*inputs) if labels_of else None)))
 
     return run
+
+
+def second_looker(services: Services, fields_of: Callable[..., tuple[dict[str, Any], list[str]]]):
+    """A handler: (*inputs, draft) -> what the model doubts, shown as it goes (a generator)."""
+
+    @guarded
+    def run(*values: Any):
+        *inputs, draft = values
+        if not (draft or "").strip():
+            yield "Nothing to look at yet: write a draft first."
+            return
+        if services.model.is_demo:
+            yield ("The built-in demo model is too small to judge this. Load a full model (System tab) to use the "
+                   "model's second look; the check above still applies.")
+            return
+        fields, _ = fields_of(*inputs)
+        notes = "\n".join(str(v) for v in fields.values() if str(v or "").strip())
+        done = None
+        for done in second_look(services.engine, notes, draft):
+            yield f"Asking the model about sentence {done.asked} of {done.total} ..."
+        yield doubts_text(done)
+
+    return run
+
+
+def doubts_text(done: Progress | None) -> str:
+    if done is None or not done.total:
+        return "There were no sentences to ask about."
+    if not done.doubts:
+        text = f"The model found nothing it doubts in {done.total} sentence{'s' if done.total != 1 else ''}."
+    else:
+        text = (f"**The model is not sure these {len(done.doubts)} sentence{'s are' if len(done.doubts) != 1 else ' is'} "
+                f"in your notes** (a hint, not a finding; read them against your notes):\n" +
+                "\n".join(f"- “{d.text[:160]}”" for d in done.doubts))
+    if done.unclear:
+        text += f"\n\n{done.unclear} answer{'s were' if done.unclear != 1 else ' was'} neither yes nor no."
+    return text
 
 
 def wire(services: Services, review: Review, output: gr.Textbox, doc_kind: str, preset: gr.Dropdown) -> None:
