@@ -62,7 +62,7 @@ _BODY_BACK = re.compile(r"(?:low|lower|upper|mid)[\s-]+back|\bback\s+(?:pain|spa
                         r"(?:to|home|in|on|at|into|up|from|and forth|out|later|again))", re.I)
 _NOT_PART = re.compile(r"\bhand[\s-]+over[\s-]+hand\b|\bhands[\s-]+on\b|\bface[\s-]+to[\s-]+face\b|\bon the other hand\b"
                        r"|\b\d+(?:\.\d+)?\s*(?:feet|foot)\b|\bfeet\s+(?:away|of)\b|\bfirst hand\b|\bhead(?:ed|ing)\b"
-                       r"|\bgrip strength\b(?=.{0,0})", re.I)
+                       r"|\bgrip strength\b", re.I)  # a measure, not a body part named
 _GOAL = re.compile(r"\b(?:(?:short|long)[\s-]+term\s+goal|STG|LTG|goal)s?\s*#?\s*(\d{1,2})\b", re.I)
 _STATUS = re.compile("|".join(f"(?P<s{i}>\\b(?:{words})\\b)" for i, words in enumerate(STATUSES.values())), re.I)
 _STATUS_KEYS = list(STATUSES)
