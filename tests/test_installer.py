@@ -183,6 +183,15 @@ def test_install_start_generate_quit(installer: Path, tmp_path: Path):
         assert checked.returncode == 0, checked.stdout + checked.stderr
         assert {f["category"] for f in json.loads(checked.stdout)["flags"]} == {"laterality", "negation"}, checked.stdout
 
+        # The frozen app transcribes with its bundled speech model (espeak-ng speaks the recording).
+        if shutil.which("espeak-ng"):
+            from gradio_client import handle_file
+
+            spoken = tmp_path / "spoken.wav"
+            subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(spoken), "The client slept six hours."], check=True)
+            heard = client.predict(handle_file(str(spoken)), api_name="/transcribe")
+            assert "six hours" in heard.lower() or "6 hours" in heard.lower(), heard
+
         # A second start (a second double-click) opens the running copy instead of starting another.
         again = run_app(prefix, env, "serve", "--no-browser")
         assert again.returncode == 0, again.stdout + again.stderr

@@ -7,7 +7,8 @@
 * No import cycle between modules (imports inside functions count too).
 * Only ``engine/hf`` imports torch, transformers or bitsandbytes; only ``engine/llamacpp``
   imports llama_cpp; only ``engine/remote`` imports openai, boto3 or botocore; only
-  ``checks/context`` imports medspacy or spacy; only ``web`` imports gradio, fastapi, uvicorn or starlette.
+  ``checks/context`` imports medspacy or spacy; only ``engine/speech`` imports faster_whisper, ctranslate2 or av;
+  only ``web`` imports gradio, fastapi, uvicorn or starlette.
 * No module over 400 lines; nothing outside ``engine`` reaches into ``engine.backend``.
 * Importing any module has no side effects: no thread, no file, no logging handler, no
   argument parsing.
@@ -36,6 +37,7 @@ WEB = {"gradio", "gradio_client", "fastapi", "uvicorn", "starlette"}
 LLAMA = {"llama_cpp"}
 REMOTE = {"openai", "boto3", "botocore"}  # the model servers' SDKs: engine/remote only
 NLP = {"medspacy", "spacy"}  # the findings reader: checks/context only
+SPEECH = {"faster_whisper", "ctranslate2", "av"}  # dictation: engine/speech only
 MAX_LINES = 400
 
 
@@ -147,6 +149,9 @@ def library_problems(package: Path) -> list[str]:
         in_remote = module == f"{package.name}.engine.remote" or module.startswith(f"{package.name}.engine.remote.")
         if names & REMOTE and not in_remote:
             problems.append(f"{module} imports {sorted(names & REMOTE)}: only engine/remote may")
+        in_speech = module == f"{package.name}.engine.speech" or module.startswith(f"{package.name}.engine.speech.")
+        if names & SPEECH and not in_speech:
+            problems.append(f"{module} imports {sorted(names & SPEECH)}: only engine/speech may")
         if names & NLP and module != f"{package.name}.checks.context":
             problems.append(f"{module} imports {sorted(names & NLP)}: only checks/context may")
         if names & WEB and layer != "web":
@@ -270,6 +275,8 @@ def test_the_rules_catch_planted_violations(tmp_path):
         "security/cloud.py": "import boto3\n",                                      # a cloud SDK outside engine/remote
         "checks/meaning.py": "import medspacy\n",                                   # medspaCy outside checks/context
         "checks/context.py": "def f():\n    import spacy\n",                      # allowed
+        "app/listen.py": "import faster_whisper\n",                                  # Whisper outside engine/speech
+        "engine/speech/whisper.py": "import ctranslate2\n",                          # allowed
         "engine/remote/azure.py": "import openai\n",                                # allowed
         "loose.py": "from assistant.core import kinds\n",                           # outside the layers
         "web/ui.py": "import gradio\nfrom assistant.app import big\n",              # allowed
@@ -290,6 +297,8 @@ def test_the_rules_catch_planted_violations(tmp_path):
     assert "assistant.security.cloud imports ['boto3']: only engine/remote may" in libs
     assert "assistant.checks.meaning imports ['medspacy']: only checks/context may" in libs
     assert not any("checks.context" in p for p in libs)
+    assert "assistant.app.listen imports ['faster_whisper']: only engine/speech may" in libs
+    assert not any("engine.speech" in p for p in libs)
     assert not any("engine.remote" in p for p in libs)
     assert not any("engine.hf" in p or "web.ui" in p for p in libs)
     assert size_problems(package) == ["assistant.app.big: 401 lines (at most 400)"]

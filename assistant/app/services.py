@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from assistant.app.dictation import Dictation
 from assistant.core.presets import PresetLibrary
 from assistant.core.profile import PracticeProfile
 from assistant.engine import choice, demo_model, stages
@@ -45,6 +46,7 @@ class Services:
     audit: AuditLog | None = None
     drafts: DraftStore | None = None
     loader: ModelLoader | None = None  # None: the real one (``load_model``)
+    dictation: Dictation = field(default_factory=Dictation)  # speech to text; its model loads on first use
 
     def reload_presets(self) -> PresetLibrary:
         """Re-read every preset layer (after the user saved, deleted or imported one)."""
@@ -269,4 +271,5 @@ def build_services(
     return Services(
         config=config, presets=presets, engine=engine, notices=notices,
         profile=load_profile(config.paths.root), audit=audit, drafts=drafts, loader=loader,
+        dictation=Dictation(audit),
     )

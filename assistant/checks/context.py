@@ -53,6 +53,14 @@ class Finding:
 
 @functools.lru_cache(maxsize=1)
 def _pipeline():  # noqa: ANN202 - a spaCy Language
+    try:
+        return _build()
+    except ModuleNotFoundError as exc:  # a module's name is no patient data, and it says what the build lacks
+        log.error("the findings reader is missing the module %s", exc.name)
+        raise
+
+
+def _build():  # noqa: ANN202
     import medspacy
     from medspacy.context import ConTextRule
     from medspacy.ner import TargetRule

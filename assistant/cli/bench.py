@@ -31,6 +31,10 @@ def add(sub: argparse._SubParsersAction) -> None:
     remote.add_argument("--llama-server", default=None, metavar="BIN",
                         help="with --remote-llamacpp: the C++ llama-server to run (-np 8), else llama-cpp-python's")
     remote.add_argument("--staff", default="1,3,8", help="staff at once (default 1,3,8)")
+    speech = bench.add_argument_group("dictation")
+    speech.add_argument("--speech", action="store_true", help="the speech model on spoken clinical passages")
+    speech.add_argument("--speech-model", default=None, type=Path, metavar="DIR",
+                        help="a Whisper model in CTranslate2 format (default: the built-in one)")
     bench.add_argument("--child", default=None, help=argparse.SUPPRESS)  # one engine, started by the benchmark
 
 
@@ -42,6 +46,14 @@ def run(config: Config, args: argparse.Namespace) -> int:
         return 0
     if args.remote or args.remote_llamacpp:
         return _remote(config, args)
+    if args.speech:
+        from assistant.ops.bench import machine
+        from assistant.ops.bench.speech import measure_speech, render_speech
+
+        report = measure_speech(config, args.speech_model, progress=(lambda text: None) if args.json else say)
+        report["machine"] = machine()
+        say(json.dumps(report, indent=2) if args.json else render_speech(report))
+        return 0
     from assistant.ops.bench import MODELS, render, run_bench
 
     models = tuple(m.strip() for m in args.models.split(",") if m.strip())

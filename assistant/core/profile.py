@@ -48,6 +48,7 @@ class PracticeProfile(BaseModel):
     signature_block: str = Field("", max_length=1000)
     logo_path: str = Field("", max_length=500)  # an image file on this computer, optional
     payers: list[Payer] = Field(default_factory=list, max_length=200)
+    speech_terms: str = Field("", max_length=2000)  # words dictation should know: drugs, tests, staff names
 
     def payer(self, name: str) -> Payer | None:
         """The payer profile whose name matches ``name`` (ignoring case and spacing), or None."""

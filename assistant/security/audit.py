@@ -38,7 +38,7 @@ EVENTS = frozenset(
         "app_started", "app_stopped", "model_loaded", "login", "login_failed", "logout", "account_locked",
         "user_added", "user_removed", "password_changed", "draft_generated", "draft_edited", "draft_approved",
         "draft_exported", "drafts_deleted", "drafts_purged", "settings_changed", "preset_saved",
-        "preset_deleted", "outbound_blocked", "audit_repaired", "model_server_request",
+        "preset_deleted", "outbound_blocked", "audit_repaired", "model_server_request", "dictation",
     }
 )
 FIELDS = ("seq", "time", "user", "event", "kind", "preset", "model", "tokens_in", "tokens_out", "output_sha256", "detail", "prev", "hash")

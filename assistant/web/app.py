@@ -17,6 +17,7 @@ from assistant.web.tabs import (
     about_panel,
     accounts_panel,
     chat_tab,
+    dictate,
     help_tab,
     history_tab,
     letter_tab,
@@ -128,4 +129,5 @@ def build_app(services: Services) -> gr.Blocks:
         note_page.select(note_defaults, note_default_outputs[1:], note_default_outputs, **private)
         app.load(show_accounts, None, account_outputs, queue=False, api_visibility="private")
         app.load(show_welcome, None, welcome_outputs, queue=False, api_visibility="private")
+        dictate.api(services)  # /transcribe, for scripts
     return app

@@ -7,6 +7,7 @@ import gradio as gr
 from assistant.app.services import Services
 from assistant.core.documents.chat import chat_messages
 from assistant.web.common import DRAFT_CONCURRENCY, DRAFT_QUEUE, guarded, model_stream, preset_choices, stopper
+from assistant.web.tabs import dictate
 
 
 def build(services: Services) -> gr.Dropdown:
@@ -24,6 +25,7 @@ def build(services: Services) -> gr.Dropdown:
         label="Your message", placeholder="Ask a question or describe what you need written.",
         lines=3, max_lines=12, elem_id="chat-message",
     )
+    dictate.attach(services, message, "chat")
     with gr.Row():
         example = gr.Button("Try an example", variant="secondary", elem_id="chat-example")
         send = gr.Button("Send", variant="primary", elem_id="chat-send")

@@ -20,7 +20,7 @@ from assistant.web.common import (
     preset_choices,
     stopper,
 )
-from assistant.web.tabs import appeal_panel, letter_extras
+from assistant.web.tabs import appeal_panel, dictate, letter_extras
 from assistant.web.tabs import review as review_panel
 
 NAMES = list(LETTER_FIELDS)
@@ -65,6 +65,8 @@ def build(services: Services) -> gr.Dropdown:
                     placeholder=PLACEHOLDERS.get(name, ""), lines=spec.lines, max_lines=20 if spec.lines > 1 else 2, value="",
                     visible=name in shown, elem_id=f"letter-{name}",
                 )
+                if name == "justification":
+                    dictate.attach(services, boxes[name], "letter")
             with gr.Row():
                 example = gr.Button("Try an example", variant="secondary", elem_id="letter-example")
                 draft = gr.Button("Write the letter", variant="primary", elem_id="letter-draft")

@@ -34,7 +34,7 @@ from assistant.web.common import (
     stopper,
     user_of,
 )
-from assistant.web.tabs import medicare_panel
+from assistant.web.tabs import dictate, medicare_panel
 from assistant.web.tabs import review as review_panel
 
 NOTE_FIELDS = list(KNOWN_FIELDS["progress_note"])  # description, goals, measures
@@ -102,6 +102,7 @@ def build(services: Services) -> tuple[gr.Dropdown, tuple[Callable, list]]:
                     label=spec.label, placeholder=PLACEHOLDERS[name], lines=spec.lines, max_lines=30, value="",
                     visible=name == "description", elem_id=f"note-{name}",
                 )
+            dictate.attach(services, boxes["description"], "note")
             by_sections = gr.Checkbox(
                 value=services.model.is_demo, label="Write one section at a time (more reliable with small models)",
                 elem_id="note-by-sections",

@@ -38,7 +38,7 @@ def _rows(table) -> list[list[str]]:  # noqa: ANN001 - a Dataframe's value: a pa
 def current_values(services: Services) -> tuple:
     p = services.profile
     rows = [[c.name, c.credentials, c.npi] for c in p.clinicians] or [["", "", ""]]
-    return p.name, p.phone, p.fax, p.address, p.npi, p.tax_id, rows, p.signature_block, payer_rows(p)
+    return p.name, p.phone, p.fax, p.address, p.npi, p.tax_id, rows, p.signature_block, payer_rows(p), p.speech_terms
 
 
 def build(services: Services) -> tuple[list, Callable[[], tuple]]:
@@ -71,14 +71,18 @@ def build(services: Services) -> tuple[list, Callable[[], tuple]]:
         row_count=(1, "dynamic"), label="Payers you send letters to (chosen in the letter tab; their policy "
         "numbers are checked in each letter)", interactive=True, elem_id="profile-payers",
     )
+    terms = gr.Textbox(
+        label="Words for dictation: drug names, tests, people's names (separated by commas)", value=p.speech_terms,
+        lines=2, elem_id="profile-speech-terms", placeholder="sertraline, Berg Balance Scale, Dr. Okafor",
+    )
     logo = gr.File(label="Logo for exported letters (optional, PNG or JPEG)", file_types=list(LOGO_TYPES), elem_id="profile-logo")
     save = gr.Button("Save practice profile", variant="primary", elem_id="profile-save")
     saved = gr.Markdown(elem_id="profile-saved")
-    fields = [name, phone, fax, address, npi, tax_id, clinicians, signature, payers]
+    fields = [name, phone, fax, address, npi, tax_id, clinicians, signature, payers, terms]
     gate.lock_for_staff(Action.EDIT_PROFILE, note, [*fields, logo, save])
 
-    def do_save(name_v, phone_v, fax_v, address_v, npi_v, tax_v, rows, signature_v, payer_table, logo_file,  # noqa: ANN001
-                request: gr.Request):
+    def do_save(name_v, phone_v, fax_v, address_v, npi_v, tax_v, rows, signature_v, payer_table, terms_v,  # noqa: ANN001
+                logo_file, request: gr.Request):
         gate.check(request, Action.EDIT_PROFILE)
         people = []
         for row in (rows.values.tolist() if hasattr(rows, "values") else rows or []):
@@ -100,6 +104,7 @@ def build(services: Services) -> tuple[list, Callable[[], tuple]]:
                 name=name_v.strip(), phone=phone_v.strip(), fax=fax_v.strip(), address=address_v.strip(),
                 npi=npi_v.strip(), tax_id=tax_v.strip(), clinicians=people,
                 signature_block=signature_v.strip(), logo_path=logo_path, payers=insurers,
+                speech_terms=(terms_v or "").strip(),
             )
         except ValidationError as exc:
             field = ".".join(str(x) for x in exc.errors()[0]["loc"])

