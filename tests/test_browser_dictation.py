@@ -73,6 +73,7 @@ def test_the_microphone_adds_words_where_the_cursor_was(page):
 
 def test_an_uploaded_recording_does_the_same(page, recording: Path):
     page.get_by_text("Dictate (speak instead of typing)").first.click()
+    page.locator("#note-audio button[aria-label='Upload file']").click()  # the source: a file, not the microphone
     page.locator("#note-audio input[type=file]").set_input_files(str(recording))
     sync_api.expect(page.locator("#note-dictate-result")).to_contain_text("Added", timeout=90_000)
     assert "thought" in page.locator("#note-description textarea").input_value().lower()
@@ -83,6 +84,7 @@ def test_a_file_that_is_not_a_recording_is_said_plainly(page, tmp_path: Path):
     bad.write_text("not sound at all")
     page.locator("#note-description textarea").fill("Typed first.")
     page.get_by_text("Dictate (speak instead of typing)").first.click()
+    page.locator("#note-audio button[aria-label='Upload file']").click()
     page.locator("#note-audio input[type=file]").set_input_files(str(bad))
     toast = page.locator(".toast-body, [data-testid='toast-body']").first
     sync_api.expect(toast).to_be_visible(timeout=60_000)

@@ -172,3 +172,28 @@ def test_numbers_compare_as_spoken_words() -> None:
     from assistant.ops.bench.speech import normal
 
     assert normal("Walked 150 ft, 2x; 22%.") == "walked one hundred fifty ft two x twenty two percent"
+
+
+def test_a_vendor_installs_a_speech_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from assistant.cli import main
+    from assistant.engine.speech.demo import find_demo_speech
+    from assistant.store.config import Config
+
+    folder = tmp_path / "whisper-tiny-en"
+    shutil.copytree(find_demo_speech(), folder)
+    assert main(["models", "add", str(folder), "--speech", "--copy", "--name", "tiny-en"]) == 0
+    assert "Dictation uses it from the next start" in capsys.readouterr().out
+    config = Config.load()
+    installed = Path(config.settings.speech_model_path)
+    assert installed == config.paths.models / "speech" / "tiny-en" and (installed / "model.bin").is_file()
+    assert Dictation(folder=installed).model_name == "tiny-en"
+
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text("{}")
+    assert main(["models", "add", str(broken), "--speech"]) == 1
+    assert "incomplete (missing model.bin)" in capsys.readouterr().out
+    (broken / "model.bin").write_bytes(b"\0" * 1000)
+    assert main(["models", "add", str(broken), "--speech"]) == 1
+    assert "could not be loaded" in capsys.readouterr().out
+    assert Path(Config.load().settings.speech_model_path) == installed, "a refused model changes nothing"

@@ -75,7 +75,7 @@ class Dictation:
             model = self._loaded()
             heard: Transcript = model.transcribe(samples, terms=prompt_of(terms), stop=stop, progress=progress)
         took = time.perf_counter() - started
-        done = Dictated(heard.text, [w.text.strip() for w in heard.unsure], heard.seconds, took, heard.stopped,
+        done = Dictated(heard.text, [w.text.strip(" ,.;:!?\"") for w in heard.unsure], heard.seconds, took, heard.stopped,
                         model.name)
         log.info("dictation: %.1f s of recording in %.1f s (%s)%s", done.seconds, took, model.name,
                  " stopped" if done.stopped else "")

@@ -271,5 +271,6 @@ def build_services(
     return Services(
         config=config, presets=presets, engine=engine, notices=notices,
         profile=load_profile(config.paths.root), audit=audit, drafts=drafts, loader=loader,
-        dictation=Dictation(audit),
+        dictation=Dictation(audit, Path(config.settings.speech_model_path) if config.settings.speech_model_path
+                            else None),
     )

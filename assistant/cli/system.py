@@ -28,6 +28,8 @@ def add(sub: argparse._SubParsersAction) -> None:
     add.add_argument("--manifest", default=None,
                      help="SHA-256 manifest to verify (default: SHA256SUMS in the folder, or beside the .gguf file)")
     add.add_argument("--force", action="store_true", help="install even if it may not fit in memory")
+    add.add_argument("--speech", action="store_true",
+                     help="a speech model for dictation: a Whisper folder in CTranslate2 format (model.bin, config.json)")
     use = msub.add_parser("use", help="use this model from the next start")
     use.add_argument("name", help="a name from 'assistant models list' ('demo' for the demo model)")
     bundle = sub.add_parser("support-bundle", help="write a zip for your vendor (no patient information)")
@@ -68,6 +70,8 @@ def cmd_models(config: Config, args: argparse.Namespace) -> int:
 
     source = Path(args.path).expanduser()
     say(f"Checking {source} ...")
+    if args.speech:
+        return _add_speech(config, source, copy=args.copy, name=args.name)
     try:
         entry = models.add_model(
             config, source, copy=args.copy, name=args.name, force=args.force,
@@ -77,6 +81,34 @@ def cmd_models(config: Config, args: argparse.Namespace) -> int:
         say(f"{source}: refused: {exc.message}")
         return 1
     say(installed_words(entry))
+    return 0
+
+
+def _add_speech(config: Config, source: Path, *, copy: bool, name: str | None) -> int:
+    """Check a Whisper model by loading it, copy it into the data folder if asked, and use it for dictation."""
+    import shutil
+
+    from assistant.engine.speech.whisper import SpeechModel
+    from assistant.errors import ModelError
+
+    name = name or source.name
+    try:
+        SpeechModel.load(source, name)
+    except ModelError as exc:
+        say(f"{source}: refused: {exc.message}")
+        return 1
+    target = source.resolve()
+    if copy:
+        target = config.paths.models / "speech" / name
+        if target.exists():
+            say(f"{source}: refused: a speech model named {name} is already installed; choose another --name.")
+            return 1
+        shutil.copytree(source, target.with_name(target.name + ".partial"))
+        target.with_name(target.name + ".partial").rename(target)
+    config.settings.speech_model_path = str(target)
+    config.settings.save(config.paths)
+    say(f"Installed the speech model {name} ({'copied to' if copy else 'used from'} {target}). Dictation uses it "
+        "from the next start.")
     return 0
 
 

@@ -79,6 +79,7 @@ class Settings:
     engine: str = "auto"  # one of ENGINES
     port: int = 0  # 0: pick a free port
     endpoint: dict = field(default_factory=dict)  # where the model runs (``store.endpoint.Endpoint``); {}: here
+    speech_model_path: str | None = None  # a Whisper model in CTranslate2 format for dictation; None: the built-in
 
     @property
     def server(self) -> Endpoint:
