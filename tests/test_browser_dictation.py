@@ -31,11 +31,12 @@ def app_url(tmp_path_factory, demo_model_dir: Path):
     home = tmp_path_factory.mktemp("dictation-home")
     shutil.copytree(demo_model_dir, home / "models" / demo_model_dir.name)
     with served(home) as url:
-        yield url
+        yield url, home
 
 
 @pytest.fixture
 def page(app_url, recording: Path):
+    url, home = app_url
     outside: list[str] = []
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=[
@@ -44,13 +45,15 @@ def page(app_url, recording: Path):
         context = browser.new_context(viewport={"width": 1280, "height": 1000}, permissions=["microphone"])
         pg = context.new_page()
         record_outside(pg, outside)
-        pg.goto(app_url)
+        pg.goto(url)
         pg.wait_for_selector("#note-draft", timeout=30_000)
         yield pg
         assert not outside, f"the page made requests that leave this computer: {outside}"
         storage = pg.evaluate("() => JSON.stringify(localStorage) + JSON.stringify(sessionStorage)")
         assert "hours" not in storage and "thought" not in storage, "no words of the dictation in the browser"
         browser.close()
+    kept = [p for p in (home / "tmp").rglob("*") if p.is_file() and p.suffix.lower() in (".wav", ".webm", ".mp3", ".ogg")]
+    assert kept == [], f"recordings left in the temp folder: {kept}"
 
 
 def test_the_microphone_adds_words_where_the_cursor_was(page):
