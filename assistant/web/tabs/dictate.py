@@ -63,12 +63,13 @@ def attach(services: Services, box: gr.Textbox, prefix: str) -> None:
         return (insert(text, done.text, at), heard_text(done.seconds, len(done.text.split()), done.speed, done.unsure,
                                                        done.stopped), None)
 
-    # The cursor is read in the page as the button is pressed; the text box keeps what was typed around it.
+    # The cursor is read in the page as the recording comes in; the box keeps what was typed around the words.
     js = f"(a, t, c) => [a, t, (document.querySelector('#{box_id} textarea') || {{}}).selectionStart ?? -1]"
     private = dict(api_visibility="private")
     for trigger in (audio.stop_recording, audio.upload):  # the words are added as soon as the recording is in
         trigger(dictate, [audio, box, cursor], [box, said, audio], js=js, concurrency_limit=2,
                 concurrency_id="dictation", **private)
+
     def halt(request: gr.Request) -> None:
         stops.stop(session_of(request))
 
