@@ -76,7 +76,11 @@ def test_cloud_needs_the_baa_then_every_tab_says_where_drafts_go(browser, app, c
     page.get_by_role("tab", name="Chat").click()
     page.locator("#chat-message textarea").fill("Write a two-line appointment reminder.")
     page.click("#chat-send")
-    sync_api.expect(page.locator("#chat-log")).to_contain_text("".join(WORDS).strip(), timeout=60_000)
+    try:
+        sync_api.expect(page.locator("#chat-log")).to_contain_text("".join(WORDS).strip(), timeout=60_000)
+    except AssertionError as failed:  # say what the page said (a toast) along with it
+        toasts = page.locator(".toast-body, [data-testid='toast-body']").all_inner_texts()
+        raise AssertionError(f"{failed}\nthe page said: {toasts}") from None
     assert cloud.state.requests[-1]["headers"]["api-key"] == KEY
 
     stored = page.evaluate("() => JSON.stringify({...localStorage}) + JSON.stringify({...sessionStorage})")

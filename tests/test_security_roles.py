@@ -33,7 +33,7 @@ def profile_form(name: str) -> list:
     payers = {"headers": ["Payer", "Fax", "Portal", "Policy numbers (comma-separated)"], "data": [["", "", "", ""]],
               "metadata": None}
     return [name, "555-0100", "555-0101", "1 Main St", SECRET_NPI, "12-3456789", NO_ROWS, f"{name} signature",
-            payers, None]
+            payers, "", None]
 
 
 # ---------------------------------------------------------------- the policy in one place
