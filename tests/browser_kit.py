@@ -45,6 +45,14 @@ def record_outside(page, found: list[str]) -> None:
 
 
 @contextlib.contextmanager
+def served_with_demo(home: Path, demo_model_dir: Path) -> Iterator[str]:
+    """``served`` on ``home`` with the demo model already converted into it (no conversion at start)."""
+    shutil.copytree(demo_model_dir, home / "models" / demo_model_dir.name)
+    with served(home) as url:
+        yield url
+
+
+@contextlib.contextmanager
 def served(home: Path, *args: str, wait_s: float = 180) -> Iterator[str]:
     """``assistant serve --no-browser`` on ``home`` as a child process; yields its URL once the model
     is ready ("The assistant is ready"), and stops it afterwards."""

@@ -6,12 +6,11 @@ computer fails the suite. The screenshots are the ones the README shows."""
 from __future__ import annotations
 
 import re
-import shutil
 import time
 from pathlib import Path
 
 import pytest
-from browser_kit import SHOTS, record_outside, require_chromium, served
+from browser_kit import SHOTS, record_outside, require_chromium, served_with_demo
 
 pytestmark = pytest.mark.slow
 
@@ -21,8 +20,7 @@ sync_api = require_chromium()
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory, demo_model_dir: Path):
     home = tmp_path_factory.mktemp("browser-home")
-    shutil.copytree(demo_model_dir, home / "models" / demo_model_dir.name)
-    with served(home) as url:
+    with served_with_demo(home, demo_model_dir) as url:
         yield url, home
 
 

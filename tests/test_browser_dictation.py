@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from browser_kit import CHROMIUM, FLAGS, SHOTS, record_outside, require_chromium, served
+from browser_kit import CHROMIUM, FLAGS, SHOTS, record_outside, require_chromium, served_with_demo
 
 pytestmark = pytest.mark.slow
 sync_api = require_chromium()
@@ -29,8 +29,7 @@ def recording(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory, demo_model_dir: Path):
     home = tmp_path_factory.mktemp("dictation-home")
-    shutil.copytree(demo_model_dir, home / "models" / demo_model_dir.name)
-    with served(home) as url:
+    with served_with_demo(home, demo_model_dir) as url:
         yield url, home
 
 

@@ -196,4 +196,9 @@ def test_a_vendor_installs_a_speech_model(tmp_path: Path, capsys: pytest.Capture
     (broken / "model.bin").write_bytes(b"\0" * 1000)
     assert main(["models", "add", str(broken), "--speech"]) == 1
     assert "could not be loaded" in capsys.readouterr().out
+    import pickle
+
+    (broken / "model.bin").write_bytes(pickle.dumps({"weights": [1, 2, 3]}))  # a pickle is never loaded
+    assert main(["models", "add", str(broken), "--speech"]) == 1
+    assert "not a speech model in CTranslate2 format" in capsys.readouterr().out
     assert Path(Config.load().settings.speech_model_path) == installed, "a refused model changes nothing"

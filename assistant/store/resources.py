@@ -8,6 +8,7 @@ point them at another tree instead of patching this module.
 
 from __future__ import annotations
 
+import importlib.metadata
 import sys
 from pathlib import Path
 
@@ -25,3 +26,14 @@ def resource_base(base: Path | None = None) -> Path:
         return Path(base)
     bundle = getattr(sys, "_MEIPASS", None)
     return Path(bundle) if bundle else SOURCE_ROOT
+
+
+def installed_file(dist_name: str, file_name: str) -> Path | None:
+    """A file named ``file_name`` that the installed package ``dist_name`` shipped, found from its metadata without
+    importing it (the demo models' packages), or None."""
+    try:
+        files = importlib.metadata.files(dist_name) or []
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    return next((path for entry in files if entry.name == file_name and (path := Path(str(entry.locate()))).is_file()),
+                None)

