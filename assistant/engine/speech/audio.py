@@ -1,11 +1,10 @@
 """A recording, read: checked before it is decoded (empty, not audio, a video, too long), then decoded to 16 kHz
-mono by PyAV (FFmpeg's libraries, which faster-whisper uses), in memory."""
+mono by PyAV (FFmpeg's libraries, which faster-whisper uses), in memory. PyAV is imported on first use."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import av
 import numpy as np
 
 from assistant.errors import InputError
@@ -23,6 +22,8 @@ def _minutes(seconds: float) -> str:
 
 def check(path: Path) -> float:
     """The recording's length in seconds; ``InputError`` in plain words for anything that cannot be used."""
+    import av  # FFmpeg's libraries load on the first dictation, not at the app's start
+
     try:
         size = path.stat().st_size
     except OSError:
@@ -53,6 +54,7 @@ def check(path: Path) -> float:
 
 def decode(path: Path) -> np.ndarray:
     """The recording as 16 kHz mono float32 samples (after ``check``)."""
+    import av
     from faster_whisper.audio import decode_audio
 
     try:
