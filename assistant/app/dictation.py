@@ -1,7 +1,8 @@
-"""Dictation: a recording becomes text on this computer. The speech model is loaded on the first dictation and kept;
-it has its own lock, apart from the language model's line, so a dictation and a draft run side by side (sharing
-only the processor). The recording is deleted as soon as it has been read, whatever happens; the audit records each
-dictation with its length and the model, never words or sound.
+"""Dictation: a recording becomes text on this computer. The speech model is loaded on the first dictation and kept
+until the setting names another one (the next dictation then loads that). It has its own lock, apart from the
+language model's line, so a dictation and a draft run side by side (sharing only the processor). The recording is
+deleted as soon as it has been read, whatever happens; the audit records each dictation with its length and the
+model, never words or sound.
 """
 
 from __future__ import annotations
@@ -44,20 +45,38 @@ def prompt_of(terms: str) -> str:
 
 
 class Dictation:
-    def __init__(self, audit: AuditLog | None = None, folder: Path | None = None, name: str = "") -> None:
-        """``folder``: a speech model in CTranslate2 format (None: the built-in demo)."""
-        self.audit, self.folder, self._name = audit, folder, name
+    def __init__(self, audit: AuditLog | None = None, folder: Path | None = None, name: str = "", *,
+                 follow: Callable[[], str | None] | None = None) -> None:
+        """``folder``: a speech model in CTranslate2 format (None: the built-in demo). ``follow``: where the model is
+        read from instead, asked at each dictation (the setting ``speech_model_path``); when it names another folder
+        than the loaded model's, that model is dropped and the new one loads, so a change needs no restart."""
+        self.audit, self.folder, self._name, self._follow = audit, folder, name, follow
         self._model: SpeechModel | None = None
+        self._loaded_from: Path | None = None
         self._lock = threading.Lock()
+
+    def _wanted(self) -> Path | None:
+        if self._follow is None:
+            return self.folder
+        path = self._follow()
+        return Path(path) if path else None
 
     @property
     def model_name(self) -> str:
-        return self._model.name if self._model else (self._name or (self.folder.name if self.folder else DEMO_NAME))
+        folder = self._wanted()
+        if self._model is not None and folder == self._loaded_from:
+            return self._model.name
+        return (self._name if self._follow is None else "") or (folder.name if folder else DEMO_NAME)
 
     def _loaded(self) -> SpeechModel:
+        folder = self._wanted()
+        if self._model is not None and folder != self._loaded_from:
+            log.info("speech model changed in settings; the one in memory is dropped")
+            self._model = None  # freed before the new one loads
         if self._model is None:
-            folder = self.folder or find_demo_speech()
-            self._model = SpeechModel.load(folder, self._name or (DEMO_NAME if self.folder is None else folder.name))
+            name = (self._name if self._follow is None else "") or (DEMO_NAME if folder is None else folder.name)
+            self._model = SpeechModel.load(folder or find_demo_speech(), name)
+            self.folder, self._loaded_from = folder, folder
         return self._model
 
     def transcribe(self, recording: Path, *, terms: str = "", user: str = "", stop: threading.Event | None = None,

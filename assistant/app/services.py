@@ -271,6 +271,5 @@ def build_services(
     return Services(
         config=config, presets=presets, engine=engine, notices=notices,
         profile=load_profile(config.paths.root), audit=audit, drafts=drafts, loader=loader,
-        dictation=Dictation(audit, Path(config.settings.speech_model_path) if config.settings.speech_model_path
-                            else None),
+        dictation=Dictation(audit, follow=lambda: config.settings.speech_model_path),  # a change applies at once
     )

@@ -86,29 +86,16 @@ def cmd_models(config: Config, args: argparse.Namespace) -> int:
 
 def _add_speech(config: Config, source: Path, *, copy: bool, name: str | None) -> int:
     """Check a Whisper model by loading it, copy it into the data folder if asked, and use it for dictation."""
-    import shutil
-
-    from assistant.engine.speech.whisper import SpeechModel
+    from assistant.app import speech_models
     from assistant.errors import ModelError
 
-    name = name or source.name
     try:
-        SpeechModel.load(source, name)
+        added = speech_models.add(config, source, copy=copy, name=name)
     except ModelError as exc:
         say(f"{source}: refused: {exc.message}")
         return 1
-    target = source.resolve()
-    if copy:
-        target = config.paths.models / "speech" / name
-        if target.exists():
-            say(f"{source}: refused: a speech model named {name} is already installed; choose another --name.")
-            return 1
-        shutil.copytree(source, target.with_name(target.name + ".partial"))
-        target.with_name(target.name + ".partial").rename(target)
-    config.settings.speech_model_path = str(target)
-    config.settings.save(config.paths)
-    say(f"Installed the speech model {name} ({'copied to' if copy else 'used from'} {target}). Dictation uses it "
-        "from the next start.")
+    say(f"Installed the speech model {added.name} ({'copied to' if copy else 'used from'} {added.path}). Dictation "
+        "uses it from the next start.")
     return 0
 
 

@@ -8,7 +8,10 @@ The vendor folder is ``vendor/`` beside the shipped presets (inside a frozen bui
                          "settings": {"cpu_precision": "4bit"}, "locked": ["model", "cpu_precision"]}
                         (or a clinic server for every workstation: "settings": {"endpoint": {"kind":
                          "openai", "url": "http://10.0.0.5:8000/v1", "model": "NAME"}}, "locked": ["endpoint"])
+                        "speech_model": "models/speech/NAME": the speech model dictation uses (a Whisper
+                         folder in CTranslate2 format); lock it with "locked": ["speech_model"]
       models/NAME/      the model folder the build carries (instead of the demo model)
+      models/speech/NAME/  the speech model folder the build carries (model.bin, config.json, ...)
       profile.json      the practice profile, copied to the data folder on first start
       presets/          the vendor preset pack (read by assistant.store.user_presets.preset_layers)
 
@@ -32,8 +35,8 @@ from assistant.store.resources import resource_base
 log = logging.getLogger(__name__)
 
 SETTINGS_NAME = "settings.json"
-LOCKABLE = ("model", "cpu_precision", "port", "engine", "endpoint")
-KNOWN_KEYS = {"schema_version", "vendor", "model", "settings", "locked"}
+LOCKABLE = ("model", "cpu_precision", "port", "engine", "endpoint", "speech_model")
+KNOWN_KEYS = {"schema_version", "vendor", "model", "speech_model", "settings", "locked"}
 
 
 class VendorError(AssistantError):
@@ -44,6 +47,7 @@ class VendorError(AssistantError):
 class VendorSetup:
     vendor: str = ""
     model: str | None = None  # folder relative to the vendor folder
+    speech_model: str | None = None  # the speech model's folder, relative to the vendor folder
     settings: dict = field(default_factory=dict)
     locked: list[str] = field(default_factory=list)
 
@@ -86,12 +90,21 @@ def parse(raw: object, where: str) -> VendorSetup:
     if not isinstance(locked, list) or any(k not in LOCKABLE for k in locked):
         problems.append(f"{where}: locked: must list only {', '.join(LOCKABLE)}")
         locked = []
-    model = raw.get("model")
-    if model is not None and (not isinstance(model, str) or not model or Path(model).is_absolute() or ".." in Path(model).parts):
+    model, speech = raw.get("model"), raw.get("speech_model")
+    if model is not None and not _inside(model):
         problems.append(f"{where}: model: must be a folder inside the vendor folder, e.g. models/NAME")
+    if speech is not None and not _inside(speech):
+        problems.append(f"{where}: speech_model: must be a folder inside the vendor folder, e.g. models/speech/NAME")
     if problems:
         raise VendorError("\n".join(problems))
-    return VendorSetup(vendor=str(raw.get("vendor", "")), model=model, settings=dict(settings), locked=list(locked))
+    return VendorSetup(vendor=str(raw.get("vendor", "")), model=model, speech_model=speech, settings=dict(settings),
+                       locked=list(locked))
+
+
+def _inside(relative: object) -> bool:
+    """A non-empty relative path that stays inside the vendor folder."""
+    return isinstance(relative, str) and bool(relative) and not Path(relative).is_absolute() \
+        and not Path(relative).drive and ".." not in Path(relative).parts
 
 
 def load(folder: Path | None = None) -> VendorSetup | None:
@@ -123,6 +136,15 @@ def refuse_locked_model() -> None:
                          "Ask your vendor if you need a different model.")
 
 
+def refuse_locked_speech_model() -> None:
+    """Raise a plain ModelError when the vendor has locked the speech model (the System tab, `models add --speech`)."""
+    if is_locked("speech_model"):
+        from assistant.errors import ModelError
+
+        raise ModelError("Your vendor has set the speech model dictation uses, so it cannot be changed here. "
+                         "Ask your vendor if you need a different one.")
+
+
 def _user_keys(config: Config) -> set[str]:
     try:
         raw = json.loads(config.paths.settings_file.read_text(encoding="utf-8"))
@@ -152,6 +174,8 @@ def apply(config: Config, folder: Path | None = None) -> VendorSetup | None:
         register_model(config, folder / setup.model)
         if "model" in setup.locked or not config.settings.model_path:
             config.settings.model_path = str(folder / setup.model)
+    if setup.speech_model and ("speech_model" in setup.locked or not config.settings.speech_model_path):
+        config.settings.speech_model_path = str(folder / setup.speech_model)
     return setup
 
 

@@ -53,14 +53,7 @@ class SpeechModel:
 
     @classmethod
     def load(cls, folder: Path, name: str = "") -> SpeechModel:
-        missing = [f for f in NEEDED if not (folder / f).is_file()]
-        if not folder.is_dir() or missing:
-            raise ModelNotFound(f"The speech model in {folder} is incomplete (missing {', '.join(missing) or 'it all'}). "
-                                "Install it again, or ask your vendor.")
-        if not _ctranslate2_file(folder / "model.bin"):
-            raise ModelLoadError(f"{folder / 'model.bin'} is not a speech model in CTranslate2 format (it may be a "
-                                 "PyTorch or pickle file, which the assistant never loads). Convert it with "
-                                 "ct2-transformers-converter, or ask your vendor.")
+        check_folder(folder)
         import ctranslate2
         from faster_whisper import WhisperModel
 
@@ -97,6 +90,19 @@ class SpeechModel:
                 break
         spoken = float(getattr(info, "duration_after_vad", total) or 0.0)
         return Transcript(" ".join(p.strip() for p in parts).strip(), words, total, spoken, stopped)
+
+
+def check_folder(folder: Path) -> None:
+    """The checks made before a speech model is loaded (also by the vendor build, which loads nothing): the folder
+    has model.bin and config.json, and model.bin is not a pickle. Raises ``ModelNotFound`` or ``ModelLoadError``."""
+    missing = [f for f in NEEDED if not (folder / f).is_file()]
+    if not folder.is_dir() or missing:
+        raise ModelNotFound(f"The speech model in {folder} is incomplete (missing {', '.join(missing) or 'it all'}). "
+                            "Install it again, or ask your vendor.")
+    if not _ctranslate2_file(folder / "model.bin"):
+        raise ModelLoadError(f"{folder / 'model.bin'} is not a speech model in CTranslate2 format (it may be a "
+                             "PyTorch or pickle file, which the assistant never loads). Convert it with "
+                             "ct2-transformers-converter, or ask your vendor.")
 
 
 def _ctranslate2_file(weights: Path) -> bool:

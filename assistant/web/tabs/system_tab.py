@@ -1,4 +1,5 @@
-"""System tab: the hardware check, the installed models, switching and adding models.
+"""System tab: the hardware check, the installed models, switching and adding models; where the model runs
+(``server_panel``) and the speech model dictation uses (``speech_panel``).
 
 Thin adapters over ``assistant.ops.doctor``, ``assistant.engine.models`` and
 ``services.switch_model``. Switching runs in the shared model queue (it waits
@@ -25,7 +26,7 @@ from assistant.ops import doctor
 from assistant.security.roles import Action
 from assistant.web.common import MODEL_QUEUE, to_user_error, user_of
 from assistant.web.permissions import Gate
-from assistant.web.tabs import server_panel
+from assistant.web.tabs import server_panel, speech_panel
 
 
 def check_computer(services: Services) -> str:
@@ -144,6 +145,7 @@ def build(services: Services) -> None:
         added = gr.Markdown(elem_id="system-added")
     gate.lock_for_staff(Action.MANAGE_MODELS, note, [choice, switch, folder, copy, add])
     server_panel.build(services)
+    speech_panel.build(services)
 
     def do_check():
         try:
