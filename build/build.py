@@ -157,7 +157,7 @@ def source_key() -> str:
 def freeze(key: str) -> bool:
     """Run PyInstaller unless the cached bundle has this key. True if it ran."""
     if KEY_FILE.is_file() and KEY_FILE.read_text().strip() == key and BUNDLE.is_dir():
-        log(f"Frozen app: up to date in {BUNDLE.relative_to(ROOT)} (key {key}); skipping PyInstaller.")
+        log(f"Frozen app: up to date in {BUNDLE} (key {key}); skipping PyInstaller.")
         return False
     log("Freezing the app with PyInstaller (about 3 minutes on 2 cores) ...")
     KEY_FILE.unlink(missing_ok=True)

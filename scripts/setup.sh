@@ -51,6 +51,19 @@ if [[ $DEV == 1 ]] && { ! command -v chromium >/dev/null 2>&1 || ! command -v es
     echo "Note: the tests need Chromium and espeak-ng: sudo apt-get install chromium espeak-ng (else they are skipped)."
   fi
 fi
+WINE_PACKAGES="wine wine64 wine32:i386 xvfb xauth gcc-mingw-w64-x86-64-posix g++-mingw-w64-x86-64-posix cmake npm"
+if [[ $DEV == 1 ]] && { ! command -v wine >/dev/null 2>&1 || [[ ! -d /usr/lib/i386-linux-gnu/wine ]] \
+    || ! command -v x86_64-w64-mingw32-g++-posix >/dev/null 2>&1 || ! command -v xvfb-run >/dev/null 2>&1; }; then
+  # The Windows installer is built and tested here under Wine (tests/test_windows_installer.py); Inno Setup's
+  # programs are 32-bit, hence wine32 and the i386 architecture.
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    echo "Installing Wine, Xvfb and mingw-w64 for the Windows build (first time only: about 2 minutes) ..."
+    dpkg --add-architecture i386
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $WINE_PACKAGES >/dev/null
+  else
+    echo "Note: the Windows build and its test need: sudo dpkg --add-architecture i386 && sudo apt-get update && sudo apt-get install $WINE_PACKAGES"
+  fi
+fi
 stamp=".venv/.setup-$DEV"
 want="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)"
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then

@@ -18,4 +18,4 @@ if (-not $iscc) { throw "Inno Setup 6 is not installed (https://jrsoftware.org/i
 
 & $iscc "/DAppVersion=$version" "/DVendorSuffix=$vendor" build\windows\practice-assistant.iss
 if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
-Write-Host "Installer: build\out\PracticeAssistant-$version$vendor-windows-x64.exe (keep any .bin files beside it)"
+Write-Host "Installer: build\out\PracticeAssistant-$version$vendor-windows-x64-setup.exe (keep any .bin files beside it)"

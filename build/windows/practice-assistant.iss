@@ -7,7 +7,7 @@
 ; bundles over 2 GB (setup.exe plus setup-N.bin files that stay beside it), silent install for
 ; vendors, and an uninstaller that removes the program and deletes the user's data only when asked.
 ;
-; Silent install (vendors):    PracticeAssistant-0.1.0-windows-x64.exe /VERYSILENT /SUPPRESSMSGBOXES /NORESTART /TASKS="desktopicon"
+; Silent install (vendors):    PracticeAssistant-0.1.0-windows-x64-setup.exe /VERYSILENT /SUPPRESSMSGBOXES /NORESTART /TASKS="desktopicon"
 ; For every user (as admin):   add /ALLUSERS
 ; Silent uninstall:            "%LOCALAPPDATA%\Programs\Practice Assistant\unins000.exe" /VERYSILENT [/REMOVEDATA=yes]
 
@@ -16,6 +16,9 @@
 #endif
 #ifndef SourceDir
   #define SourceDir "..\out\stage\app"
+#endif
+#ifndef Span
+  #define Span "no"
 #endif
 #ifndef VendorSuffix
   #define VendorSuffix ""
@@ -27,7 +30,9 @@ AppName=Practice Assistant
 AppVersion={#AppVersion}
 AppVerName=Practice Assistant {#AppVersion}
 AppPublisher=Practice Assistant
-DefaultDirName={autopf}\Practice Assistant
+; Per user: %LOCALAPPDATA%\Programs (what {autopf} means per user; Wine cannot expand {autopf}
+; per user, so it is spelled out); for all users: Program Files.
+DefaultDirName={code:InstallRoot}\Practice Assistant
 DefaultGroupName=Practice Assistant
 DisableProgramGroupPage=yes
 UsePreviousAppDir=yes
@@ -37,19 +42,22 @@ PrivilegesRequiredOverridesAllowed=dialog commandline
 ArchitecturesAllowed=x64compatible
 ArchitecturesInstallIn64BitMode=x64compatible
 OutputDir=..\out
-OutputBaseFilename=PracticeAssistant-{#AppVersion}{#VendorSuffix}-windows-x64
+OutputBaseFilename=PracticeAssistant-{#AppVersion}{#VendorSuffix}-windows-x64-setup
 SetupIconFile=..\icons\practice-assistant.ico
 UninstallDisplayIcon={app}\PracticeAssistant.exe
 UninstallDisplayName=Practice Assistant
 WizardStyle=modern
-; A model makes the bundle larger than one file may be: split it into 2 GB slices.
-DiskSpanning=yes
+; A model makes the bundle larger than one file may be: then (build with /DSpan=yes) the installer
+; is split into setup.exe and 2 GB .bin slices. The demo build is one file.
+DiskSpanning={#Span}
 DiskSliceSize=max
 SlicesPerDisk=1
 Compression=lzma2/fast
 SolidCompression=no
 ; Close a running copy (it holds its files open) before replacing it.
 CloseApplications=yes
+; A second copy of this installer started while one runs says so and stops.
+SetupMutex=PracticeAssistantSetup,Global\PracticeAssistantSetup
 RestartApplications=no
 
 [Languages]
@@ -77,6 +85,14 @@ Filename: "{app}\PracticeAssistant.exe"; Description: "{cm:LaunchProgram,Practic
 Type: filesandordirs; Name: "{app}\_internal"
 
 [Code]
+function InstallRoot(Param: String): String;
+begin
+  if IsAdminInstallMode then
+    Result := ExpandConstant('{commonpf}')
+  else
+    Result := ExpandConstant('{localappdata}\Programs');
+end;
+
 const
   DataHint = 'The audit log may be a record your practice must keep. Export it first with: assistant.exe audit export --csv audit.csv';
 
