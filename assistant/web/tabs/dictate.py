@@ -62,6 +62,10 @@ def attach(services: Services, box: gr.Textbox, prefix: str) -> None:
     with gr.Accordion("Dictate (speak instead of typing)", open=False, elem_id=f"{prefix}-dictate"):
         audio = gr.Audio(sources=["microphone", "upload"], type="filepath", label=f"Record, or upload a recording "
                          f"({FORMATS})", elem_id=f"{prefix}-audio")
+        # A microphone the browser refuses shows as "No microphone found" in Gradio's recorder: say what to do.
+        gr.Markdown("If the recorder says *No microphone found*, allow this page to use the microphone (the icon at "
+                    "the right of the address bar), then reload the page; or upload a recording instead.",
+                    elem_id=f"{prefix}-dictate-help")
         stop = gr.Button("Stop transcribing", variant="stop", elem_id=f"{prefix}-dictate-stop")
         said = gr.Markdown(elem_id=f"{prefix}-dictate-result")
         heard = gr.HighlightedText(label="What was heard (words to check are marked)", show_legend=False,
