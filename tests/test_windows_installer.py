@@ -5,8 +5,9 @@ silently, per user, into a fresh Wine prefix; start the installed app as its des
 (windowed, no console) with --no-browser; check it serves on 127.0.0.1 only and answers its first
 page within 60 s; write one draft with the bundled demo model through gradio_client; quit it
 through the Quit route; check the audit log (no blocked outbound connection, and it verifies);
-uninstall silently and find the data kept. Then install version N, write data, install N again
-and N+1 over it, and find everything.
+uninstall silently and find the data kept. Then: Setup refuses a folder the user may not write to
+(and rolls back), and a second Setup while one runs; install version N, write data, install N
+again and N+1 over it, and find everything.
 
 What Wine cannot prove (a clean Windows machine's DLLs, SmartScreen, antivirus, the GPU) is in
 build/README.md. The first build takes about 30 minutes on 2 cores; later runs reuse the cache.
@@ -70,18 +71,27 @@ class Windows:
     def env(self) -> dict[str, str]:
         return wp.env(self.prefix, HOME=str(self.home))
 
-    def setup(self, exe: Path, *extra: str) -> str:
-        """A silent per-user install, as a vendor's script runs it; returns Setup's log."""
+    def start_setup(self, exe: Path, *extra: str) -> tuple[subprocess.Popen, Path]:
+        """A silent per-user install started, as a vendor's script runs it (Setup's log in the second)."""
         log = self.prefix.parent / f"setup-{time.monotonic_ns()}.log"
-        wp.stop(self.prefix)  # its hidden windows need the display xvfb-run starts
-        started = time.monotonic()
-        result = subprocess.run(["xvfb-run", "-a", "wine", wp.windows_path(exe), "/VERYSILENT", "/SUPPRESSMSGBOXES",
+        # its hidden windows need the display xvfb-run starts
+        return subprocess.Popen(["xvfb-run", "-a", "wine", wp.windows_path(exe), "/VERYSILENT", "/SUPPRESSMSGBOXES",
                                  "/NORESTART", "/CURRENTUSER", "/TASKS=desktopicon", f"/LOG={wp.windows_path(log)}", *extra],
-                                env=self.env(), capture_output=True, text=True, timeout=900)
+                                env=self.env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True), log
+
+    def finish_setup(self, started: tuple[subprocess.Popen, Path]) -> tuple[int, str]:
+        process, log = started
+        _, err = process.communicate(timeout=900)
+        return process.returncode, (log.read_text(encoding="utf-8", errors="replace") if log.is_file() else "") + err[-2000:]
+
+    def setup(self, exe: Path, *extra: str) -> str:
+        """A silent per-user install that must succeed; returns Setup's log."""
         wp.stop(self.prefix)
-        text = log.read_text(encoding="utf-8", errors="replace") if log.is_file() else ""
-        print(f"setup {exe.name}: {time.monotonic() - started:.1f} s, exit {result.returncode}")
-        assert result.returncode == 0 and "Installation process succeeded" in text, text[-3000:] + result.stderr[-2000:]
+        started = time.monotonic()
+        code, text = self.finish_setup(self.start_setup(exe, *extra))
+        wp.stop(self.prefix)
+        print(f"setup {exe.name}: {time.monotonic() - started:.1f} s, exit {code}")
+        assert code == 0 and "Installation process succeeded" in text, text[-5000:]
         return text
 
     def run(self, *args: str, stdin: str = "", timeout: float = 300) -> subprocess.CompletedProcess:
@@ -195,10 +205,42 @@ def test_windows_install_start_draft_quit_uninstall(setup_exe: Path, tmp_path: P
         windows.close()
 
 
+def _lock(folder: Path) -> bool:
+    """Make ``folder`` one nobody may write to, not even root (the immutable attribute)."""
+    return subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode == 0
+
+
 def test_windows_reinstall_and_upgrade_keep_data(setup_exe: Path, tmp_path: Path):
     windows = Windows(tmp_path)
+    locked = tmp_path / "locked"
+    locked.mkdir()
     try:
-        windows.setup(setup_exe)
+        # A folder the user may not write to: Setup names it, says what to do, and rolls back.
+        # (Root under Wine may write anywhere else; without chattr, a file stands where the folder would go.)
+        if _lock(locked):
+            target = locked / PROGRAM
+        else:
+            (locked / "a-file").touch()
+            target = locked / "a-file" / PROGRAM
+        wp.stop(windows.prefix)
+        code, text = windows.finish_setup(windows.start_setup(setup_exe, f"/DIR={wp.windows_path(target)}"))
+        assert code == 4, text[-3000:]  # Inno Setup: a fatal error during the installation
+        assert f'unable to create the directory "{wp.windows_path(target)}"' in text and "run Setup again" in text, text
+        assert "Rolling back changes" in text and not target.exists() and not windows.programs.exists()
+
+        # A second Setup started while the first runs refuses (SetupMutex); the first one finishes.
+        wp.stop(windows.prefix)
+        first = windows.start_setup(setup_exe)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and "Starting the installation process" not in (
+                first[1].read_text(encoding="utf-8", errors="replace") if first[1].is_file() else ""):
+            time.sleep(0.5)
+        code, text = windows.finish_setup(windows.start_setup(setup_exe))
+        assert code == 1 and "Setup is currently running" in text, text[-3000:]
+        code, text = windows.finish_setup(first)
+        assert code == 0 and "Installation process succeeded" in text, text[-5000:]
+        wp.stop(windows.prefix)
+
         added = windows.run("users", "add", "morgan", "--admin", stdin="correct horse battery\n")
         assert added.returncode == 0, added.stdout + added.stderr
         data = windows.data
@@ -223,6 +265,7 @@ def test_windows_reinstall_and_upgrade_keep_data(setup_exe: Path, tmp_path: Path
         for name, content in before.items():
             assert (data / name).read_bytes() == content, f"{name} changed in the upgrade"
     finally:
+        subprocess.run(["chattr", "-i", str(locked)], capture_output=True)  # so pytest may remove it
         windows.close()
 
 
@@ -249,6 +292,22 @@ def test_build_without_disk_space_says_where(monkeypatch, capsys, tmp_path):
     err = capsys.readouterr().err
     assert str(tmp_path / "cache") in err and "3 GB free" in err and "ASSISTANT_BUILD_CACHE" in err
     assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())
+
+
+def test_a_cached_build_asks_only_for_the_space_its_missing_steps_need(monkeypatch, tmp_path):
+    monkeypatch.setattr(wp, "CACHE", tmp_path / "cache")
+    args = wine_build.parse_args([])
+    assert wine_build.space_needed(args) == sum(wine_build.STEP_GB.values())
+    (tmp_path / "cache" / "prefix-old").mkdir(parents=True)
+    (tmp_path / "cache" / "prefix-old" / ".complete").write_text("old\n")
+    (tmp_path / "cache" / "llama-0.3.36-old").mkdir()
+    (tmp_path / "cache" / "freeze" / "dist").mkdir(parents=True)
+    assert wine_build.space_needed(args) == wine_build.STEP_GB["pack"]  # only stage and pack are left
+    model = tmp_path / "model"
+    model.mkdir()
+    with open(model / "model.gguf", "wb") as file:
+        file.truncate(3 * 1024**3)  # sparse: 3 GB to stage and pack twice over
+    assert wine_build.space_needed(wine_build.parse_args(["--model", str(model)])) == wine_build.STEP_GB["pack"] + 6
 
 
 def test_a_failing_windows_step_names_it():

