@@ -4,6 +4,7 @@ test that tries to reach the internet fails."""
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -22,6 +23,18 @@ def assistant_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "home"
     monkeypatch.setenv("ASSISTANT_HOME", str(home))
     return home
+
+
+@pytest.fixture(autouse=True)
+def own_log_per_test():
+    """Each test is a process of its own: the log handlers a test's commands add (setup_logging,
+    once per process in the app) are closed after it, so no later test writes into its log,
+    whose folder pytest removes once it passed."""
+    before = set(logging.getLogger().handlers)
+    yield
+    for handler in set(logging.getLogger().handlers) - before:
+        logging.getLogger().removeHandler(handler)
+        handler.close()
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ for the machines practices have, from reports shaped like the real one."""
 from __future__ import annotations
 
 import json
-import logging
 
 import pytest
 
@@ -12,17 +11,6 @@ from assistant.cli import main
 from assistant.ops import doctor
 
 GB = 1024**3
-
-
-@pytest.fixture
-def no_new_log_handlers():
-    root = logging.getLogger()
-    before = list(root.handlers)
-    yield
-    for handler in root.handlers[:]:
-        if handler not in before:
-            root.removeHandler(handler)
-            handler.close()
 
 
 def report_with(gpus: list[dict], *, bnb_ok: bool | None = True, ram_gb: float = 32, reason: str = "") -> dict:
@@ -39,7 +27,7 @@ def gpu(name: str, total_gb: float, free_gb: float | None = None, cc: str = "8.6
             "free_bytes": int(free * GB), "bf16": True}
 
 
-def test_doctor_json_on_this_machine_reports_no_gpu_and_recommends_cpu_mode(capsys, no_new_log_handlers) -> None:
+def test_doctor_json_on_this_machine_reports_no_gpu_and_recommends_cpu_mode(capsys) -> None:
     assert main(["doctor", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["gpus"] == []
@@ -57,7 +45,7 @@ def test_doctor_json_on_this_machine_reports_no_gpu_and_recommends_cpu_mode(caps
     assert {"torch", "transformers", "cuda_runtime", "cuda_driver", "nvidia_driver"} <= set(report["torch"])
 
 
-def test_doctor_text_is_plain_sentences(capsys, no_new_log_handlers) -> None:
+def test_doctor_text_is_plain_sentences(capsys) -> None:
     assert main(["doctor"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("No NVIDIA GPU found")
@@ -99,7 +87,7 @@ def test_cpu_recommendation_follows_memory(ram: float, size: str) -> None:
     assert verdict["mode"] == "cpu" and verdict["recommended_size"] == size
 
 
-def test_settings_can_force_either_engine(tmp_path, capsys, no_new_log_handlers) -> None:
+def test_settings_can_force_either_engine(tmp_path, capsys) -> None:
     from assistant.store.config import Config
 
     config = Config.load()
