@@ -45,6 +45,7 @@ from assistant.install import about  # noqa: E402
 sys.path.insert(1, str(ROOT / "build"))  # for build/vendor_inputs.py when this file is imported, not run
 import vendor_inputs  # noqa: E402
 from licenses import components, third_party_licenses  # noqa: E402
+from vendor_inputs import folder_bytes  # noqa: E402
 
 BUILD = ROOT / "build"
 # ASSISTANT_BUILD_DIR: another folder for the frozen app, its work files and the staged layout
@@ -107,18 +108,6 @@ def check_inputs(args: argparse.Namespace) -> VendorInputs:
     if problems:
         raise BuildError("The build did not start, nothing was built:\n" + "\n".join(f"  {p}" for p in problems))
     return inputs
-
-
-def folder_bytes(path: Path) -> int:
-    seen: set[tuple[int, int]] = set()
-    total = 0
-    for file in path.rglob("*"):
-        if file.is_file() and not file.is_symlink():
-            stat = file.stat()
-            if (stat.st_dev, stat.st_ino) not in seen:
-                seen.add((stat.st_dev, stat.st_ino))
-                total += stat.st_size
-    return total
 
 
 def check_space(inputs: VendorInputs, frozen: bool) -> None:

@@ -14,6 +14,19 @@ from pathlib import Path
 from assistant.errors import AssistantError
 
 
+def folder_bytes(path: Path) -> int:
+    """The bytes a folder holds, each hard-linked file once."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for file in path.rglob("*"):
+        if file.is_file() and not file.is_symlink():
+            stat = file.stat()
+            if (stat.st_dev, stat.st_ino) not in seen:
+                seen.add((stat.st_dev, stat.st_ino))
+                total += stat.st_size
+    return total
+
+
 def model(arg: str, problems: list[str]) -> Path | None:
     from assistant.engine import models
 

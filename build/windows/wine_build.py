@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path[1:1] = [str(Path(__file__).resolve().parents[2]), str(Path(__file__).resolve().parents[1])]  # the app, build/
 import wine_llama as wl  # noqa: E402
 import wine_prefix as wp  # noqa: E402
 
@@ -299,8 +300,9 @@ def space_needed(args: argparse.Namespace) -> int:
     (a newer prefix, llama.cpp or freeze replaces the old one, so that one's space is already taken)."""
     cached = {"prefix": any((p / ".complete").is_file() for p in wp.CACHE.glob("prefix-*")),
               "llama": any(wp.CACHE.glob("llama-*")), "freeze": (wp.CACHE / "freeze" / "dist").is_dir()}
-    models = sum(p.stat().st_size for folder in (args.model, args.speech_model) if folder
-                 for p in Path(folder).expanduser().rglob("*") if p.is_file())
+    from vendor_inputs import folder_bytes  # build/vendor_inputs.py (it imports the app's errors)
+
+    models = sum(folder_bytes(Path(folder).expanduser()) for folder in (args.model, args.speech_model) if folder)
     return sum(gb for step, gb in STEP_GB.items() if not cached.get(step)) + math.ceil(2 * models / 1024**3)
 
 
@@ -324,7 +326,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.monotonic()
-    sys.path.insert(0, str(ROOT))
     from assistant import __version__
 
     args.version = args.version or __version__
