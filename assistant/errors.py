@@ -75,8 +75,14 @@ def where_failed(exc: BaseException, depth: int = 5) -> str:
     """Type and location of an exception for the log, without its message.
 
     Exception messages can quote what the user typed, so logs get only
-    ``KeyError at file.py:12 func <- ...``.
+    ``APIConnectionError at file.py:12 func <- ... (from ConnectError <- SSLEOFError)``: the
+    causes' types say which of several failures behind one library error it was.
     """
     frames = traceback.extract_tb(exc.__traceback__)[-depth:]
     where = " <- ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(frames))
-    return f"{type(exc).__name__} at {where or '?'}"
+    causes, seen, item = [], {id(exc)}, exc.__cause__ or exc.__context__
+    while item is not None and id(item) not in seen and len(causes) < depth:
+        causes.append(type(item).__name__)
+        seen.add(id(item))
+        item = item.__cause__ or item.__context__
+    return f"{type(exc).__name__} at {where or '?'}" + (f" (from {' <- '.join(causes)})" if causes else "")

@@ -7,6 +7,7 @@
   api-version, body fields) and answers in the documented streaming format, refusing anything
   else with the status the real service would give. ``mode`` switches in failures: "garbage",
   "cut" (the stream stops half-way), "endless", "slow", or an HTTP status.
+* ``DropsFirst``: a relay that closes a server's first connections unanswered.
   - Ollama: https://github.com/ollama/ollama/blob/main/docs/api.md (/api/chat NDJSON, /api/tags, /api/show)
   - Azure: https://learn.microsoft.com/azure/ai-services/openai/reference (POST
     /openai/deployments/{deployment}/chat/completions?api-version=..., header api-key, SSE chunks, data: [DONE])
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import threading
 import time
 from pathlib import Path
@@ -58,6 +60,51 @@ class StandIn:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(10)
+
+
+class DropsFirst:
+    """A TCP relay in front of a server that closes the first ``drops`` connections after their first
+    bytes arrive, unanswered, as a server does when it closes an idle kept-alive connection just as a
+    request is sent. Later connections are relayed byte for byte (TLS passes through untouched)."""
+
+    def __init__(self, target_port: int, drops: int = 1) -> None:
+        self.target, self.left, self.accepted = target_port, drops, 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:  # closed
+                return
+            self.accepted += 1
+            if self.left > 0:
+                self.left -= 1
+                client.recv(65536)  # read what was sent, so the close is a clean end, not a reset
+                client.close()
+                continue
+            upstream = socket.create_connection(("127.0.0.1", self.target))
+            for one, other in ((client, upstream), (upstream, client)):
+                threading.Thread(target=_pipe, args=(one, other), daemon=True).start()
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for end in (source, sink):
+            try:
+                end.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 class State:

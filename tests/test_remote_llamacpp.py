@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 from gradio_client import Client
-from standins import LlamaServer
+from standins import DropsFirst, LlamaServer
 
 from assistant.core.messages import GenerationSettings, Message
 from assistant.engine import demo_model, remote
@@ -40,6 +40,17 @@ def server():
 
 def endpoint(server: LlamaServer) -> Endpoint:
     return Endpoint(kind="openai", url=server.url, model=server.alias)
+
+
+def test_a_connection_dropped_before_the_answer_is_asked_once_more(server):
+    relay = DropsFirst(server.port)  # closes the first connection unanswered, like an idle keep-alive
+    try:
+        via = Endpoint(kind="openai", url=f"http://127.0.0.1:{relay.port}/v1", model=server.alias)
+        text = "".join(remote.make(via, None).stream(ASK, GenerationSettings(max_new_tokens=8, temperature=0.0),
+                                                     threading.Event()))
+        assert text.strip() and relay.accepted == 2
+    finally:
+        relay.close()
 
 
 def test_streams_through_llama_cpp_server(server):

@@ -43,11 +43,12 @@ RequestReport = Callable[[dict], None]
 
 
 class RemoteError(ModelError):
-    """The model server failed; ``unreachable`` when nothing reached it (a local fallback may step in)."""
+    """The model server failed; ``unreachable`` when nothing reached it (a local fallback may step in);
+    ``dropped`` when the connection broke before any answer, so asking once more at once may work."""
 
-    def __init__(self, message: str, *, unreachable: bool = False) -> None:
+    def __init__(self, message: str, *, unreachable: bool = False, dropped: bool = False) -> None:
         super().__init__(message)
-        self.unreachable = unreachable
+        self.unreachable, self.dropped = unreachable, dropped
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,7 @@ class RemoteBackend:
 
         def read() -> None:
             try:
-                answer = self._open(messages, settings)
+                answer = self._open_again_if_dropped(messages, settings)
                 opened.append(answer)
                 if done.is_set():
                     return
@@ -195,6 +196,23 @@ class RemoteBackend:
                                  "seconds": round(seconds, 2)})
             except Exception as exc:  # noqa: BLE001 - the audit must never break a draft
                 log.error("recording a model-server request failed: %s", where_failed(exc))
+
+    def _open_again_if_dropped(self, messages: list[Message], settings: GenerationSettings) -> Opened:
+        """``_open``, and once more at once when the connection broke before the server answered.
+
+        Servers close a kept-alive connection after a few idle seconds (uvicorn, llama-server: 5);
+        a request sent just as that happens finds the connection gone. Nothing was answered, so
+        one more try is safe. A refusal, a timeout or a failed certificate is said at once."""
+        try:
+            return self._open(messages, settings)
+        except RemoteError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - sorted by the kind's own table
+            if not self._plain(exc, False).dropped:
+                raise
+            log.info("model server dropped the connection before answering (%s); asking once more",
+                     where_failed(exc))
+        return self._open(messages, settings)
 
     def run_batch(self, jobs: list[Job], more: Callable[[int], list[Job]]) -> None:
         serve_each(self.stream, self.max_batch, jobs, more)

@@ -15,6 +15,8 @@ from assistant.engine.remote.base import RemoteError
 from assistant.store.endpoint import Endpoint
 
 ADMIN = "An admin can check it in the System tab, under Where the model runs."
+# the connection went away under the request: the server closed it, or it was reset (not a refusal)
+DROPPED = ssl.SSLEOFError | ssl.SSLZeroReturnError | ConnectionResetError | ConnectionAbortedError | BrokenPipeError
 
 
 def words(endpoint: Endpoint) -> dict[str, str]:
@@ -80,11 +82,15 @@ def plain_http(error: BaseException, endpoint: Endpoint, midway: bool) -> Remote
 
     said = words(endpoint)
     causes = list(_chain(error))
-    if any(isinstance(c, ssl.SSLError) for c in causes):
+    if any(isinstance(c, ssl.SSLError) and not isinstance(c, DROPPED) for c in causes):
         return RemoteError(said["tls"], unreachable=False)
     code = _status(error)
     if code is not None and code >= 400:
         return RemoteError(said[for_status(code)])
+    timed_out = any(isinstance(c, httpx.TimeoutException) for c in causes)
+    if not midway and not timed_out and any(isinstance(c, DROPPED | httpx.RemoteProtocolError | httpx.ReadError
+                                                       | httpx.WriteError) for c in causes):
+        return RemoteError(said["down"], unreachable=True, dropped=True)
     if any(isinstance(c, httpx.ConnectTimeout | httpx.ConnectError) for c in causes):
         return RemoteError(said["down"], unreachable=not midway)
     if any(isinstance(c, httpx.TimeoutException) for c in causes):

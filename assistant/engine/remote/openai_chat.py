@@ -3,7 +3,8 @@
 ``kind`` "openai": any OpenAI-compatible server (vLLM, llama.cpp's ``llama-server``, LM Studio,
 ``transformers serve``, Ollama's ``/v1``) at a base URL ending in ``/v1``. ``kind`` "azure": Azure
 OpenAI (endpoint, deployment, ``api-version``, the ``api-key`` header), by the SDK's
-``AzureOpenAI``. No retries (a person is waiting and sees what happened), no proxy from the
+``AzureOpenAI``. No SDK retries (a person is waiting and sees what happened; ``RemoteBackend``
+asks once more only when the connection broke before any answer), no proxy from the
 environment (the egress guard lets only the configured host through), the clinic's CA file when set.
 """
 
