@@ -148,9 +148,13 @@ def source_key() -> str:
     return digest.hexdigest()[:20]
 
 
+def frozen_here(key: str) -> bool:
+    return KEY_FILE.is_file() and KEY_FILE.read_text().strip() == key and BUNDLE.is_dir()
+
+
 def freeze(key: str) -> bool:
     """Run PyInstaller unless the cached bundle has this key. True if it ran."""
-    if KEY_FILE.is_file() and KEY_FILE.read_text().strip() == key and BUNDLE.is_dir():
+    if frozen_here(key):
         log(f"Frozen app: up to date in {BUNDLE} (key {key}); skipping PyInstaller.")
         if KEEP_OUTSIDE and frozen_cache.kept(key, BUNDLE.name) is None:
             frozen_cache.keep(key, BUNDLE)  # a freeze made before the outside copy existed
@@ -336,8 +340,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         inputs = check_inputs(args)
         key = source_key()
-        cached = (KEY_FILE.is_file() and KEY_FILE.read_text().strip() == key and BUNDLE.is_dir()
-                  or KEEP_OUTSIDE and frozen_cache.kept(key, BUNDLE.name) is not None)
+        cached = frozen_here(key) or KEEP_OUTSIDE and frozen_cache.kept(key, BUNDLE.name) is not None
         check_space(inputs, frozen=cached)
         out_dir = Path(args.out).expanduser().resolve()
         out_dir.mkdir(parents=True, exist_ok=True)

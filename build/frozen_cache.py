@@ -16,7 +16,7 @@ import shutil
 import sys
 from pathlib import Path
 
-ROOT = Path(os.environ.get("ASSISTANT_BUILD_CACHE")
+ROOT = Path(os.environ.get("ASSISTANT_BUILD_CACHE")  # every build cache (build/windows keeps its own under it)
             or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "practice-assistant")
 CACHE = ROOT / f"frozen-{sys.platform}"
 

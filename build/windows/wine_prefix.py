@@ -17,10 +17,11 @@ import subprocess
 import zipfile
 from pathlib import Path
 
+from frozen_cache import ROOT as BUILD_CACHE  # build/ is on the path: wine_build.py puts it there
+
 HERE = Path(__file__).resolve().parent
 SHIM_SOURCES = HERE / "wine"
-CACHE = Path(os.environ.get("ASSISTANT_BUILD_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-             / "practice-assistant") / "windows"
+CACHE = BUILD_CACHE / "windows"
 WINE_DLLS = Path("/usr/lib/x86_64-linux-gnu/wine/x86_64-windows")
 MINGW = "x86_64-w64-mingw32"
 SHIMS = ("bcryptprimitives.dll", "ucrtbase.dll", "ucrtbasw.dll")
